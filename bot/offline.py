@@ -1,0 +1,173 @@
+"""The offline stand-in model: a local server that speaks Gemini's `generateContent` and draws the prompt.
+
+`--offline` points the real google-genai client at it, so the whole bot (history, thought signatures, edits,
+ratios and sizes) runs without a key. Edits paste the input images into the picture. The test emulator builds
+on the same wire code (`parse_request`, `image_answer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import logging
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from PIL import Image, ImageDraw, ImageFont
+
+from core.options import dimensions
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024 * 1024
+
+
+def b64decode(value: str) -> bytes:
+    """Either base64 alphabet, padded or not (google-genai sends URL-safe)."""
+    value = value.replace("-", "+").replace("_", "/")
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
+@dataclass
+class WireRequest:
+    """What a `generateContent` call asked for, with inline bytes decoded."""
+
+    model: str
+    contents: list[dict[str, Any]]
+    aspect_ratio: str | None
+    image_size: str | None
+    body_bytes: int
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return self.contents[-1] if self.contents else {"parts": []}
+
+    @property
+    def prompt(self) -> str:
+        return " ".join(p["text"] for p in self.message.get("parts", []) if p.get("text")).strip()
+
+    @property
+    def input_images(self) -> list[bytes]:
+        return [p["inline_data"]["data"] for p in self.message.get("parts", []) if "inline_data" in p]
+
+
+def parse_request(model: str, body: bytes) -> WireRequest:
+    raw = json.loads(body)
+    contents = []
+    for content in raw.get("contents", []):
+        parts = []
+        for part in content.get("parts", []):
+            part = dict(part)
+            inline = part.pop("inlineData", None) or part.pop("inline_data", None)
+            if inline is not None:
+                part["inline_data"] = {
+                    "mime_type": inline.get("mimeType", inline.get("mime_type")),
+                    "data": b64decode(inline.get("data", "")),
+                }
+            signature = part.pop("thoughtSignature", None) or part.pop("thought_signature", None)
+            if signature is not None:
+                part["thought_signature"] = signature
+            parts.append(part)
+        contents.append({"role": content.get("role"), "parts": parts})
+    config = raw.get("generationConfig") or {}
+    image_config = config.get("imageConfig") or config.get("image_config") or {}
+    return WireRequest(
+        model=model,
+        contents=contents,
+        aspect_ratio=image_config.get("aspectRatio", image_config.get("aspect_ratio")),
+        image_size=image_config.get("imageSize", image_config.get("image_size")),
+        body_bytes=len(body),
+        raw=raw,
+    )
+
+
+def draw(prompt: str, width: int, height: int, inputs: list[bytes]) -> bytes:
+    """A PNG of the prompt's words on a colour taken from them, with any input images pasted in."""
+    seed = hashlib.sha256(prompt.encode()).digest()
+    image = Image.new("RGB", (width, height), (seed[0] // 2 + 64, seed[1] // 2 + 64, seed[2] // 2 + 64))
+    pen = ImageDraw.Draw(image)
+    if inputs:
+        slot = (width // max(1, len(inputs)), height // 2)
+        for i, data in enumerate(inputs):
+            try:
+                with Image.open(io.BytesIO(data)) as pasted:
+                    pasted.thumbnail(slot)
+                    image.paste(pasted.convert("RGB"), (i * slot[0], height // 2))
+            except Exception:  # the stand-in draws what it can; the bot validated inputs already
+                log.debug("could not paste input %d", i)
+    font = ImageFont.load_default(size=max(12, min(width, height) // 16))
+    lines = textwrap.wrap(prompt or "(no prompt)", width=max(8, width // max(8, min(width, height) // 28)))[:6]
+    pen.multiline_text((width // 20, height // 20), "\n".join(lines), fill=(255, 255, 255), font=font)
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def image_answer(
+    png: bytes, text: str, *, model: str, response_id: str, signature: bytes | None, tokens: int = 1290
+) -> dict[str, Any]:
+    """A successful `generateContent` answer holding one image (and a thought signature for Gemini 3)."""
+    image_part: dict[str, Any] = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}}
+    parts: list[dict[str, Any]] = []
+    if signature is not None:
+        parts.append({"text": "Planning the composition.", "thought": True})
+        image_part["thoughtSignature"] = base64.b64encode(signature).decode()
+    parts += [{"text": text}, image_part]
+    return {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens},
+        "modelVersion": model,
+        "responseId": response_id,
+    }
+
+
+def error_answer(code: int, status: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, "status": status}}, status=code)
+
+
+class GeminiStandIn:
+    """A `generateContent` server on 127.0.0.1. `await start()` returns its base URL; `await stop()`."""
+
+    def __init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.calls = 0
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post("/{version}/models/{model}:generateContent", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.calls += 1
+        wire = parse_request(request.match_info["model"], await request.read())
+        return await self.answer(wire, request)
+
+    async def answer(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
+        """Draw the prompt at the size Gemini would; subclasses script other answers."""
+        width, height = dimensions(wire.aspect_ratio, wire.image_size)
+        png = await asyncio.to_thread(draw, wire.prompt, width, height, wire.input_images)
+        return web.json_response(self.image_response(png, wire))
+
+    def image_response(self, png: bytes, wire: WireRequest) -> dict[str, Any]:
+        response_id = f"offline-{self.calls}"
+        signature = f"sig:{response_id}".encode() if wire.model.startswith("gemini-3") else None
+        text = f"Offline stand-in: {wire.prompt[:80]}" if wire.prompt else "Offline stand-in"
+        return image_answer(png, text, model=wire.model, response_id=response_id, signature=signature)

@@ -1,0 +1,214 @@
+"""The core's vocabulary: thread keys, inbound events, replies and typed failures.
+
+Frozen dataclasses with no I/O and no platform objects, so adapters translate into them and out of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ThreadKey:
+    """Names one conversation: e.g. ("discord", guild, channel, thread) or ("slack", team, channel, ts)."""
+
+    platform: str
+    space: str
+    channel: str
+    thread: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.space}:{self.channel}:{self.thread}"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str = ""
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """Raw bytes of an image a user sent; the name is for messages only, never for the format."""
+
+    data: bytes
+    name: str = "image"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Generation options; None means "as the thread had it" (or the model's default)."""
+
+    model: str | None = None
+    aspect_ratio: str | None = None
+    image_size: str | None = None
+
+    def over(self, base: Options) -> Options:
+        """These options where set, `base` elsewhere."""
+        return Options(
+            model=self.model or base.model,
+            aspect_ratio=self.aspect_ratio or base.aspect_ratio,
+            image_size=self.image_size or base.image_size,
+        )
+
+    def describe(self) -> str:
+        parts = [self.model or "default model"]
+        if self.aspect_ratio:
+            parts.append(self.aspect_ratio)
+        if self.image_size:
+            parts.append(self.image_size)
+        return " · ".join(parts)
+
+
+# Inbound events -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartThread:
+    """A slash command: a new conversation, optionally with images to edit or compose."""
+
+    key: ThreadKey
+    user: User
+    prompt: str
+    images: tuple[ImageInput, ...] = ()
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class NextTurn:
+    """A message in an existing conversation ("make it night"), with any images it carries."""
+
+    key: ThreadKey
+    user: User
+    text: str
+    images: tuple[ImageInput, ...] = ()
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class EditImages:
+    """An edit of given images (a reply to a picture, a context-menu edit): opens a conversation on them."""
+
+    key: ThreadKey
+    user: User
+    prompt: str
+    images: tuple[ImageInput, ...]
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class Reroll:
+    """The same request as a stored turn, again; `image_size` set means an upscale re-render."""
+
+    turn_id: int
+    user: User
+    image_size: str | None = None
+
+
+@dataclass(frozen=True)
+class Forget:
+    key: ThreadKey
+    user: User
+
+
+Event = StartThread | NextTurn | EditImages | Reroll | Forget
+
+
+# Replies --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the adapter posts: images and text from the model, notices from the bot, or a failure."""
+
+    key: ThreadKey | None
+    turn_id: int | None = None
+    images: tuple[OutputImage, ...] = ()
+    text: str | None = None
+    notices: tuple[str, ...] = ()
+    options: Options = field(default_factory=Options)
+    prompt: str = ""
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+# Failures: each carries the message a user reads, naming what happened and what to do. ----------------
+
+
+class Failure(Exception):
+    """Base of every failure a user is told about."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and (other.message, other.reason) == (self.message, self.reason)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.message, self.reason))
+
+
+class BadInput(Failure):
+    """Something the user sent cannot be used: an empty prompt, a file that is not an image, too big."""
+
+    kind = "bad_input"
+
+
+class UnsupportedOption(BadInput):
+    kind = "unsupported_option"
+
+
+class Blocked(Failure):
+    """Gemini refused: a prompt block or a safety finish; `reason` is Gemini's own code."""
+
+    kind = "blocked"
+
+
+class NoImage(Failure):
+    """Gemini finished without an image and without an explanation in text."""
+
+    kind = "no_image"
+
+
+class QuotaExhausted(Failure):
+    kind = "quota"
+
+
+class AuthFailed(Failure):
+    kind = "auth"
+
+
+class ModelUnavailable(Failure):
+    """Gemini could not be reached or kept failing (5xx, timeouts) after retries."""
+
+    kind = "unavailable"
+
+
+class NotFound(Failure):
+    kind = "not_found"
+
+
+class Busy(Failure):
+    kind = "busy"
+
+
+class LimitReached(Failure):
+    kind = "limit"
+
+
+class Forbidden(Failure):
+    kind = "forbidden"

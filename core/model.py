@@ -1,0 +1,230 @@
+"""The image-model port and its Gemini implementation on google-genai's async client.
+
+Every outcome becomes a value the engine can act on: a `Generation` (images and/or text), or a typed `Failure`
+that says why (a prompt block, a safety finish, quota, auth, Gemini unavailable) and what to do about it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from core.events import (
+    AuthFailed,
+    BadInput,
+    Blocked,
+    Failure,
+    ModelUnavailable,
+    NoImage,
+    NotFound,
+    OutputImage,
+    QuotaExhausted,
+)
+from core.options import resolve_model
+
+log = logging.getLogger(__name__)
+
+Content = dict[str, Any]
+
+RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+
+# Why Gemini stopped, in words a user understands; keys are Gemini's own codes (block or finish reasons).
+REASONS = {
+    "SAFETY": "Gemini's safety filters flagged the request or its answer",
+    "IMAGE_SAFETY": "the generated image was stopped by Gemini's image safety filter",
+    "PROHIBITED_CONTENT": "it asks for content Google's usage policy prohibits",
+    "IMAGE_PROHIBITED_CONTENT": "the image would show content Google's usage policy prohibits",
+    "RECITATION": "the answer was too close to existing (possibly copyrighted) material",
+    "IMAGE_RECITATION": "the image was too close to existing (possibly copyrighted) material",
+    "BLOCKLIST": "the prompt contains blocked terms",
+    "SPII": "the answer would reveal sensitive personal information",
+    "JAILBREAK": "the prompt looks like an attempt to get around the safety rules",
+    "MODEL_ARMOR": "a Model Armor policy blocked it",
+    "IMAGE_OTHER": "image generation stopped without a specific reason (often a safety filter)",
+    "NO_IMAGE": "the model produced no image for this prompt",
+    "OTHER": "Gemini stopped without giving a specific reason",
+    "MAX_TOKENS": "the answer ran out of room before an image was made",
+    "MISSING_THOUGHT_SIGNATURE": "the conversation history was missing Gemini's thought signature",
+    "MALFORMED_RESPONSE": "Gemini produced a malformed answer",
+    "LANGUAGE": "the prompt's language is not supported",
+}
+BLOCKING = {
+    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "RECITATION", "IMAGE_RECITATION",
+    "BLOCKLIST", "SPII", "JAILBREAK", "MODEL_ARMOR", "IMAGE_OTHER",
+}
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    model: str
+    history: list[Content]
+    message: Content
+    aspect_ratio: str | None = None
+    image_size: str | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    content: Content  # the model's turn, verbatim (thought parts and signatures included), to store
+    images: tuple[OutputImage, ...]
+    text: str | None
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    finish_reason: str | None = None
+
+
+class ImageModel(Protocol):
+    async def generate(self, request: GenerateRequest) -> Generation:
+        """One model call; raises a `Failure` describing any outcome without a usable answer."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class GeminiConfig:
+    api_key: str
+    base_url: str | None = None
+    api_version: str = "v1beta"
+    timeout_s: float = 120.0
+    attempts: int = 4
+    initial_delay_s: float = 2.0
+    max_delay_s: float = 30.0
+
+
+class GeminiModel:
+    """`ImageModel` on `google-genai`'s async client, with its own retry for 408/429/5xx."""
+
+    def __init__(self, config: GeminiConfig) -> None:
+        self._config = config
+        retry = types.HttpRetryOptions(
+            attempts=config.attempts,
+            initial_delay=config.initial_delay_s,
+            max_delay=config.max_delay_s,
+            exp_base=2,
+            jitter=min(1.0, config.initial_delay_s),
+            http_status_codes=list(RETRY_STATUSES),
+        )
+        self._client = genai.Client(
+            api_key=config.api_key,
+            http_options=types.HttpOptions(
+                base_url=config.base_url,
+                api_version=config.api_version,
+                timeout=int(config.timeout_s * 1000),
+                retry_options=retry,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aio.aclose()
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        image_config = types.ImageConfig(
+            aspect_ratio=request.aspect_ratio,
+            image_size=request.image_size if resolve_model(request.model).sizes else None,
+        )
+        config = types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"], image_config=image_config)
+        contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
+        try:
+            response = await self._client.aio.models.generate_content(
+                model=request.model, contents=contents, config=config
+            )
+        except genai_errors.APIError as exc:
+            raise api_failure(exc, request.model) from exc
+        except TimeoutError as exc:
+            raise ModelUnavailable(
+                f"Gemini did not answer within {self._config.timeout_s:.0f} s. Try again in a moment."
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            log.warning("cannot reach Gemini: %s", type(exc).__name__)
+            raise ModelUnavailable("The bot could not reach Gemini. Try again in a few minutes.") from exc
+        return read_response(response)
+
+
+def _code(value: object) -> str:
+    return str(getattr(value, "value", None) or getattr(value, "name", None) or value).upper()
+
+
+def explain(reason: str) -> str:
+    return REASONS.get(reason, f"Gemini stopped with {reason}")
+
+
+def read_response(response: types.GenerateContentResponse) -> Generation:
+    """A `Generation`, or the `Failure` that explains why there is no image."""
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        reason = _code(feedback.block_reason)
+        raise Blocked(
+            f"Gemini blocked this prompt ({reason}): {explain(reason)}. Rephrase it and try again.", reason=reason
+        )
+    candidate = response.candidates[0] if response.candidates else None
+    if candidate is None:
+        raise NoImage("Gemini returned an empty answer. Try again, perhaps with a more specific prompt.")
+    finish = _code(candidate.finish_reason) if candidate.finish_reason is not None else None
+    parts = (candidate.content.parts if candidate.content else None) or []
+    images = tuple(
+        OutputImage(p.inline_data.data, p.inline_data.mime_type or "image/png")
+        for p in parts
+        if p.inline_data is not None and p.inline_data.data and not p.thought
+        and (p.inline_data.mime_type or "image/png").startswith("image/")
+    )
+    text = "\n".join(p.text for p in parts if p.text and not p.thought).strip() or None
+    if not images and finish in BLOCKING:
+        raise Blocked(
+            f"Gemini would not make this image ({finish}): {explain(finish)}. "
+            "Rephrase the prompt or use a different image, then try again.",
+            reason=finish,
+        )
+    if not images and not text:
+        reason = finish or "NO_IMAGE"
+        raise NoImage(f"Gemini returned no image ({reason}): {explain(reason)}. Try rephrasing.", reason=reason)
+    content = candidate.content.model_dump(exclude_none=True) if candidate.content else {"parts": []}
+    content.setdefault("role", "model")
+    usage = response.usage_metadata
+    return Generation(
+        content=content,
+        images=images,
+        text=text,
+        prompt_tokens=(usage.prompt_token_count or 0) if usage else 0,
+        output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+        total_tokens=(usage.total_token_count or 0) if usage else 0,
+        finish_reason=finish,
+    )
+
+
+def api_failure(exc: genai_errors.APIError, model: str) -> Failure:
+    """Gemini's HTTP error as the failure a user (or the operator) can act on."""
+    code, status, message = exc.code, (exc.status or ""), (exc.message or "")
+    detail = f"{code} {status}".strip()
+    if code == 429:
+        return QuotaExhausted(
+            f"Gemini's rate limit or quota is used up ({detail}). Try again in a minute. If it keeps happening, "
+            "the bot's operator should check the API key's quota and billing in Google AI Studio.",
+            reason=status or "RESOURCE_EXHAUSTED",
+        )
+    lowered = message.lower()
+    if code in (401, 403) or "api key" in lowered or "api_key" in lowered:
+        return AuthFailed(
+            f"Gemini refused the bot's credentials ({detail}). The bot's operator should set a valid "
+            "GEMINI_API_KEY (from Google AI Studio) with access to the image models.",
+            reason=status,
+        )
+    if code == 404:
+        return NotFound(
+            f"Gemini does not offer `{model}` to this API key ({detail}). Try another --model, or ask the "
+            "operator to check GEMINI_MODEL and GEMINI_API_VERSION.",
+            reason=status,
+        )
+    if code is not None and 400 <= code < 500:
+        return BadInput(f"Gemini could not use this request ({detail}): {message[:300]}", reason=status)
+    return ModelUnavailable(
+        f"Gemini is unavailable right now ({detail}), even after retrying. Try again in a few minutes.",
+        reason=status,
+    )

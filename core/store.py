@@ -1,0 +1,323 @@
+"""The conversation store: threads, turns as lossless Gemini `Content` JSON, content-addressed image blobs, usage.
+
+SQLite through aiosqlite (WAL, versioned schema). Image bytes live once in `blobs`, keyed by their SHA-256;
+turns refer to them, so a thread's history never copies an image. The SQL is plain so that a PostgreSQL store
+can implement the same methods later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.events import Options, ThreadKey
+
+Content = dict[str, Any]  # a Gemini Content in python mode: {"role": ..., "parts": [...]}, bytes as bytes
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE threads (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL, space TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
+        model TEXT NOT NULL, aspect_ratio TEXT, image_size TEXT,
+        created_by TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+        UNIQUE (platform, space, channel, thread)
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'failed')),
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL, aspect_ratio TEXT, image_size TEXT,
+        request TEXT NOT NULL,
+        response TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX turns_by_thread ON turns (thread_id, id);
+    CREATE TABLE blobs (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE turn_blobs (
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL REFERENCES blobs(hash),
+        PRIMARY KEY (turn_id, hash)
+    );
+    CREATE INDEX turn_blobs_by_hash ON turn_blobs (hash);
+    CREATE TABLE usage (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL, space TEXT NOT NULL, user_id TEXT NOT NULL,
+        model TEXT NOT NULL, image_size TEXT,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+        total_tokens INTEGER NOT NULL DEFAULT 0, images INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX usage_by_space ON usage (platform, space, created_at);
+    CREATE INDEX usage_by_user ON usage (platform, user_id, created_at);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    id: int
+    key: ThreadKey
+    options: Options
+    created_by: str
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    id: int
+    thread: ThreadRecord
+    user_id: str
+    status: str
+    prompt: str
+    options: Options
+    request: Content
+
+
+@dataclass(frozen=True)
+class Usage:
+    key: ThreadKey
+    user_id: str
+    model: str
+    image_size: str | None
+    prompt_tokens: int
+    output_tokens: int
+    total_tokens: int
+    images: int
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, bytes):  # thought signatures: pydantic reads URL-safe base64 back into bytes
+        return base64.urlsafe_b64encode(value).decode()
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def dehydrate(content: Content) -> tuple[str, dict[str, bytes]]:
+    """Content JSON with each inline image replaced by `{"blob": sha256}`, and the blobs by hash."""
+    blobs: dict[str, bytes] = {}
+    parts = []
+    for part in content.get("parts") or ():
+        inline = part.get("inline_data")
+        if inline and isinstance(inline.get("data"), bytes):
+            digest = hashlib.sha256(inline["data"]).hexdigest()
+            blobs[digest] = inline["data"]
+            part = {**part, "inline_data": {"mime_type": inline.get("mime_type"), "blob": digest}}
+        parts.append(part)
+    return json.dumps({**content, "parts": parts}, default=_json_default, separators=(",", ":")), blobs
+
+
+def hydrate(text: str, blobs: dict[str, bytes]) -> Content:
+    content = json.loads(text)
+    for part in content.get("parts") or ():
+        inline = part.get("inline_data")
+        if inline and "blob" in inline:
+            inline["data"] = blobs[inline.pop("blob")]
+    return content
+
+
+def _options(row: aiosqlite.Row, offset: int) -> Options:
+    return Options(model=row[offset], aspect_ratio=row[offset + 1], image_size=row[offset + 2])
+
+
+class Store:
+    """aiosqlite implementation of the conversation store. Use `await Store.open(path)`; `await close()`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._write = asyncio.Lock()  # one connection: keep each multi-statement write whole
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path))
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+            store = cls(db)
+            await store._migrate()
+            await store._interrupted_turns_failed()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()  # type: ignore[misc]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"database schema {version} is newer than this bot ({len(MIGRATIONS)}); upgrade the bot")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    async def _interrupted_turns_failed(self) -> None:
+        # A turn still pending at start-up was cut off by a crash or restart; its request stays for a reroll.
+        await self._db.execute("UPDATE turns SET status='failed', error='interrupted' WHERE status='pending'")
+        await self._db.commit()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()  # type: ignore[misc]
+        return version
+
+    # threads -----------------------------------------------------------------------------------------
+
+    async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
+        async with self._db.execute(
+            "SELECT id, model, aspect_ratio, image_size, created_by FROM threads "
+            "WHERE platform=? AND space=? AND channel=? AND thread=?",
+            (key.platform, key.space, key.channel, key.thread),
+        ) as cur:
+            row = await cur.fetchone()
+        return ThreadRecord(row[0], key, _options(row, 1), row[4]) if row else None
+
+    async def save_thread(self, key: ThreadKey, options: Options, user_id: str) -> ThreadRecord:
+        """Create the thread, or set its options when it exists (the creator stays)."""
+        now = time.time()
+        async with self._write:
+            await self._db.execute(
+                "INSERT INTO threads (platform, space, channel, thread, model, aspect_ratio, image_size, "
+                "created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (platform, space, channel, thread) DO UPDATE SET model=excluded.model, "
+                "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at",
+                (key.platform, key.space, key.channel, key.thread, options.model, options.aspect_ratio,
+                 options.image_size, user_id, now, now),
+            )
+            await self._db.commit()
+        record = await self.get_thread(key)
+        assert record is not None
+        return record
+
+    # turns -------------------------------------------------------------------------------------------
+
+    async def add_turn(
+        self, thread: ThreadRecord, user_id: str, prompt: str, options: Options, request: Content
+    ) -> int:
+        """Keep the user's request before anything can fail; it is `pending` until the model answers."""
+        text, blobs = dehydrate(request)
+        async with self._write:
+            cur = await self._db.execute(
+                "INSERT INTO turns (thread_id, user_id, status, prompt, model, aspect_ratio, image_size, request, "
+                "size, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (thread.id, user_id, "pending", prompt, options.model, options.aspect_ratio, options.image_size, text,
+                 len(text) + sum(map(len, blobs.values())), time.time()),
+            )
+            turn_id = cur.lastrowid
+            assert turn_id is not None
+            await self._put_blobs(turn_id, blobs)
+            await self._db.commit()
+        return turn_id
+
+    async def complete_turn(self, turn_id: int, response: Content) -> None:
+        text, blobs = dehydrate(response)
+        async with self._write:
+            await self._db.execute(
+                "UPDATE turns SET status='ok', response=?, size=size+?, error=NULL WHERE id=?",
+                (text, len(text) + sum(map(len, blobs.values())), turn_id),
+            )
+            await self._put_blobs(turn_id, blobs)
+            await self._db.commit()
+
+    async def fail_turn(self, turn_id: int, error: str) -> None:
+        async with self._write:
+            await self._db.execute("UPDATE turns SET status='failed', error=? WHERE id=?", (error, turn_id))
+            await self._db.commit()
+
+    async def _put_blobs(self, turn_id: int, blobs: dict[str, bytes]) -> None:
+        if blobs:
+            await self._db.executemany("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)", blobs.items())
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO turn_blobs (turn_id, hash) VALUES (?, ?)", [(turn_id, h) for h in blobs]
+            )
+
+    async def history(self, thread_id: int, before_turn: int, max_turns: int, max_bytes: int) -> list[Content]:
+        """The newest completed turns before `before_turn`, at most `max_turns` and `max_bytes`, oldest first.
+
+        One query: whole turns only (a user message and the model's answer together), so no thought signature
+        is ever orphaned.
+        """
+        rows = await self._db.execute_fetchall(
+            "WITH w AS (SELECT id, request, response, "
+            "  SUM(size) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS running, "
+            "  ROW_NUMBER() OVER (ORDER BY id DESC) AS n "
+            "  FROM turns WHERE thread_id=? AND status='ok' AND id<?) "
+            "SELECT w.id, w.request, w.response, b.hash, b.data FROM w "
+            "LEFT JOIN turn_blobs tb ON tb.turn_id=w.id LEFT JOIN blobs b ON b.hash=tb.hash "
+            "WHERE w.n<=? AND w.running<=? ORDER BY w.id",
+            (thread_id, before_turn, max_turns, max_bytes),
+        )
+        turns: dict[int, tuple[str, str, dict[str, bytes]]] = {}
+        for turn_id, request, response, digest, data in rows:
+            entry = turns.setdefault(turn_id, (request, response, {}))
+            if digest is not None:
+                entry[2][digest] = data
+        history: list[Content] = []
+        for request, response, blobs in turns.values():
+            history += [hydrate(request, blobs), hydrate(response, blobs)]
+        return history
+
+    async def get_turn(self, turn_id: int) -> TurnRecord | None:
+        rows = await self._db.execute_fetchall(
+            "SELECT t.id, t.user_id, t.status, t.prompt, t.model, t.aspect_ratio, t.image_size, t.request, "
+            "th.id, th.platform, th.space, th.channel, th.thread, th.model, th.aspect_ratio, th.image_size, "
+            "th.created_by, b.hash, b.data FROM turns t JOIN threads th ON th.id=t.thread_id "
+            "LEFT JOIN turn_blobs tb ON tb.turn_id=t.id LEFT JOIN blobs b ON b.hash=tb.hash WHERE t.id=?",
+            (turn_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        thread = ThreadRecord(row[8], ThreadKey(*row[9:13]), _options(row, 13), row[16])
+        blobs = {r[17]: r[18] for r in rows if r[17] is not None}
+        return TurnRecord(row[0], thread, row[1], row[2], row[3], _options(row, 4), hydrate(row[7], blobs))
+
+    async def latest_turn(self, thread_id: int) -> int | None:
+        async with self._db.execute("SELECT MAX(id) FROM turns WHERE thread_id=? AND status='ok'", (thread_id,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def forget(self, thread_id: int) -> int:
+        """Delete the thread's turns and any image no other turn uses; the number of turns removed."""
+        async with self._write:
+            cur = await self._db.execute("DELETE FROM turns WHERE thread_id=?", (thread_id,))
+            removed = cur.rowcount
+            await self._db.execute("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM turn_blobs)")
+            await self._db.commit()
+        return removed
+
+    # usage -------------------------------------------------------------------------------------------
+
+    async def record_usage(self, usage: Usage) -> None:
+        async with self._write:
+            await self._db.execute(
+                "INSERT INTO usage (platform, space, user_id, model, image_size, prompt_tokens, output_tokens, "
+                "total_tokens, images, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (usage.key.platform, usage.key.space, usage.user_id, usage.model, usage.image_size,
+                 usage.prompt_tokens, usage.output_tokens, usage.total_tokens, usage.images, time.time()),
+            )
+            await self._db.commit()
+
+    async def usage_rows(self, platform: str, space: str) -> list[tuple[Any, ...]]:
+        return list(
+            await self._db.execute_fetchall(
+                "SELECT user_id, model, image_size, prompt_tokens, output_tokens, total_tokens, images, created_at "
+                "FROM usage WHERE platform=? AND space=? ORDER BY id",
+                (platform, space),
+            )
+        )

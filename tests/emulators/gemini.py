@@ -1,0 +1,154 @@
+"""A scriptable Gemini emulator on 127.0.0.1 that the real google-genai client talks to.
+
+It speaks `POST /{version}/models/{model}:generateContent`, records every request (decoded), can script latency,
+HTTP errors, prompt blocks, safety finishes and text-only answers, and checks thought signatures on the way back
+as Gemini 3 models do: a model turn re-sent without the signature it was given is refused with a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.offline import GeminiStandIn, WireRequest, b64decode, error_answer, parse_request
+
+
+@dataclass(frozen=True)
+class Status:
+    """Answer with an HTTP error in Gemini's JSON shape."""
+
+    code: int
+    status: str = ""
+    message: str = "scripted error"
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A prompt block: `promptFeedback.blockReason`."""
+
+    reason: str = "SAFETY"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A candidate that ends with this finish reason and no content."""
+
+    reason: str = "IMAGE_SAFETY"
+
+
+@dataclass(frozen=True)
+class TextOnly:
+    text: str = "I can describe it, but here is no picture."
+
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+Scripted = Status | Block | Finish | TextOnly
+
+
+class GeminiEmulator(GeminiStandIn):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        image: Callable[[WireRequest], bytes] | None = None,
+        check_signatures: bool = True,
+    ) -> None:
+        super().__init__()
+        self.latency = latency
+        self.image = image
+        self.check_signatures = check_signatures
+        self.script: deque[Scripted] = deque()
+        self.requests: list[WireRequest] = []
+        self.signatures: dict[str, bytes] = {}  # sha256 of an image we returned -> the signature given with it
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def push(self, *items: Scripted) -> None:
+        self.script.extend(items)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.calls += 1
+        wire = parse_request(request.match_info["model"], await request.read())
+        self.requests.append(wire)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return await self._scripted(wire, request)
+        finally:
+            self.in_flight -= 1
+
+    async def _scripted(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
+        if self.script:
+            item = self.script.popleft()
+            if isinstance(item, Status):
+                response = error_answer(item.code, item.status or _STATUS_NAMES.get(item.code, "UNKNOWN"), item.message)
+                if item.retry_after is not None:
+                    response.headers["Retry-After"] = str(item.retry_after)
+                return response
+            if isinstance(item, Block):
+                return web.json_response({"promptFeedback": {"blockReason": item.reason}, "modelVersion": wire.model})
+            if isinstance(item, Finish):
+                return web.json_response({"candidates": [{"finishReason": item.reason, "index": 0}]})
+            return web.json_response(
+                {
+                    "candidates": [
+                        {
+                            "content": {"role": "model", "parts": [{"text": item.text}]},
+                            "finishReason": "STOP",
+                            "index": 0,
+                        }
+                    ],
+                    "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 9, "totalTokenCount": 14},
+                }
+            )
+        if self.check_signatures and wire.model.startswith("gemini-3"):
+            missing = self._missing_signature(wire)
+            if missing:
+                return error_answer(400, "INVALID_ARGUMENT", missing)
+        if self.image is None:
+            return await self.answer(wire, request)
+        png = await asyncio.to_thread(self.image, wire)
+        return web.json_response(self.image_response(png, wire))
+
+    def image_response(self, png: bytes, wire: WireRequest) -> dict:
+        answer = super().image_response(png, wire)
+        for part in answer["candidates"][0]["content"]["parts"]:
+            if "inlineData" in part and "thoughtSignature" in part:
+                self.signatures[hashlib.sha256(png).hexdigest()] = b64decode(part["thoughtSignature"])
+        return answer
+
+    def _missing_signature(self, wire: WireRequest) -> str | None:
+        """Gemini 3 refuses an edit whose history lost the signature of an image it made."""
+        for turn, content in enumerate(wire.contents[:-1]):
+            if content.get("role") != "model":
+                continue
+            for part in content["parts"]:
+                inline = part.get("inline_data")
+                if inline is None:
+                    continue
+                expected = self.signatures.get(hashlib.sha256(inline["data"]).hexdigest())
+                if expected is None:
+                    continue
+                given = part.get("thought_signature")
+                if given is None or b64decode(given) != expected:
+                    return f"Image part in content {turn} is missing a thought_signature (or it was altered)."
+        return None
+
+
+__all__ = ["Block", "Finish", "GeminiEmulator", "Status", "TextOnly", "WireRequest", "parse_request"]
