@@ -53,6 +53,15 @@ class WireRequest:
         return " ".join(p["text"] for p in self.message.get("parts", []) if p.get("text")).strip()
 
     @property
+    def previous_image(self) -> bytes | None:
+        """The newest image the model made earlier in this conversation."""
+        for content in reversed(self.contents[:-1]):
+            for part in reversed(content.get("parts", [])):
+                if content.get("role") == "model" and "inline_data" in part and not part.get("thought"):
+                    return part["inline_data"]["data"]
+        return None
+
+    @property
     def input_images(self) -> list[bytes]:
         return [p["inline_data"]["data"] for p in self.message.get("parts", []) if "inline_data" in p]
 
@@ -163,7 +172,9 @@ class GeminiStandIn:
     async def answer(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
         """Draw the prompt at the size Gemini would; subclasses script other answers."""
         width, height = dimensions(wire.aspect_ratio, wire.image_size)
-        png = await asyncio.to_thread(draw, wire.prompt, width, height, wire.input_images)
+        # an edit pastes its input images; a refinement pastes the picture it refines
+        inputs = wire.input_images or [image for image in [wire.previous_image] if image]
+        png = await asyncio.to_thread(draw, wire.prompt, width, height, inputs)
         return web.json_response(self.image_response(png, wire))
 
     def image_response(self, png: bytes, wire: WireRequest) -> dict[str, Any]:

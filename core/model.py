@@ -130,7 +130,11 @@ class GeminiModel:
             aspect_ratio=request.aspect_ratio,
             image_size=request.image_size if resolve_model(request.model).sizes else None,
         )
-        config = types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"], image_config=image_config)
+        config = types.GenerateContentConfig(
+            response_modalities=["TEXT", "IMAGE"],
+            image_config=image_config,
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        )
         contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
         try:
             response = await self._client.aio.models.generate_content(

@@ -1,0 +1,175 @@
+"""A terminal shell over the engine (as hubot's shell adapter): the console protocol of DESIGN.md.
+
+Lines come from stdin (a terminal or a pipe) and are handled one at a time, in order. Each output event is one
+line on stdout: `thread: ID`, `image: PATH`, `text: ...`, `error: ...`. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TextIO
+
+from core.engine import Engine
+from core.events import Failure, Forget, ImageInput, NextTurn, Options, Reply, StartThread, ThreadKey, User
+from core.images import MAX_INPUT_BYTES
+from core.options import parse_flags
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "/imagine PROMPT [--ar W:H] [--size 1K|2K|4K] [--model NAME]  start a new thread",
+    "any other line                                             the next message in the current thread",
+    "/attach PATH                                               attach an image to the next message (repeatable)",
+    "/thread ID                                                 switch to a stored thread",
+    "/forget                                                    clear the current thread's history",
+    "/help                                                      this list",
+)
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+USER = User(id="console", name="console", is_admin=True)
+
+
+def key_for(thread_id: str) -> ThreadKey:
+    return ThreadKey("console", "local", "console", thread_id)
+
+
+async def lines_from(stream: TextIO) -> AsyncIterator[str]:
+    """Lines of a blocking stream, read on a daemon thread so that a waiting terminal never blocks shutdown."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+        except RuntimeError:  # the loop closed while we waited: nothing left to deliver
+            return
+        finally:
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+            except RuntimeError:
+                pass
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line.rstrip("\r\n")
+
+
+class Console:
+    def __init__(self, engine: Engine, out: TextIO, out_dir: Path) -> None:
+        self._engine = engine
+        self._out = out
+        self._out_dir = out_dir.resolve()
+        self._thread: str | None = None
+        self._attachments: list[ImageInput] = []
+
+    def emit(self, kind: str, value: str) -> None:
+        for line in value.splitlines() or [""]:
+            self._out.write(f"{kind}: {line}\n")
+        self._out.flush()
+
+    async def run(self, stream: TextIO) -> None:
+        async for line in lines_from(stream):
+            try:
+                await self.handle_line(line)
+            except Failure as failure:
+                self.emit("error", failure.message)
+
+    async def handle_line(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        command, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if command == "/imagine":
+            prompt, options = parse_flags(rest)
+            await self._start(prompt, options)
+        elif command == "/attach":
+            await self._attach(rest)
+        elif command == "/thread":
+            await self._switch(rest)
+        elif command == "/forget":
+            if self._thread is None:
+                self.emit("error", "No current thread to forget. Start one with /imagine.")
+                return
+            await self._post(await self._engine.handle(Forget(key_for(self._thread), USER)))
+        elif command == "/help":
+            for entry in HELP:
+                self.emit("text", entry)
+        elif command.startswith("/") and len(command) > 1 and not command[1:2].isspace():
+            self.emit("error", f"Unknown command {command}. Type /help for the list.")
+        else:
+            text, options = parse_flags(line)
+            if self._thread is None:  # nothing to continue yet: the line starts a thread, as /imagine would
+                await self._start(text, options)
+                return
+            images = self._take_attachments()
+            await self._post(await self._engine.handle(NextTurn(key_for(self._thread), USER, text, images, options)))
+
+    async def _start(self, prompt: str, options: Options) -> None:
+        thread_id = secrets.token_hex(4)
+        images = self._take_attachments()
+        reply = await self._engine.handle(StartThread(key_for(thread_id), USER, prompt, images, options))
+        if reply.turn_id is not None:  # the thread exists once a turn was stored, even if Gemini then failed
+            self._thread = thread_id
+            self.emit("thread", thread_id)
+        await self._post(reply)
+
+    async def _attach(self, raw: str) -> None:
+        path = Path(raw.strip().strip("'\"")).expanduser()
+        if not raw.strip():
+            self.emit("error", "Usage: /attach PATH")
+            return
+        if not path.is_file():
+            self.emit("error", f"No file at {path}. Check the path and try /attach again.")
+            return
+        size = path.stat().st_size
+        if size == 0:
+            self.emit("error", f"{path.name} is empty (0 bytes). Attach an image file.")
+            return
+        if size > MAX_INPUT_BYTES:
+            self.emit("error", f"{path.name} is {size / 2**20:.1f} MiB; images up to 20 MiB are accepted.")
+            return
+        data = await asyncio.to_thread(path.read_bytes)
+        self._attachments.append(ImageInput(data[:MAX_INPUT_BYTES], path.name))
+        log.info("attached %s (%d bytes) to the next message", path.name, size)
+
+    async def _switch(self, thread_id: str) -> None:
+        if not thread_id:
+            self.emit("error", "Usage: /thread ID")
+        elif await self._engine.has_thread(key_for(thread_id)):
+            self._thread = thread_id
+            self.emit("thread", thread_id)
+        else:
+            self.emit("error", f"No stored thread {thread_id}. Start one with /imagine.")
+
+    def _take_attachments(self) -> tuple[ImageInput, ...]:
+        images, self._attachments = tuple(self._attachments), []
+        return images
+
+    async def _post(self, reply: Reply) -> None:
+        if reply.failure is not None:
+            self.emit("error", reply.failure.message)
+            return
+        for index, image in enumerate(reply.images):
+            name = f"{self._thread}-{reply.turn_id}-{index + 1}.{EXTENSIONS.get(image.mime_type, 'png')}"
+            path = self._out_dir / name
+            await asyncio.to_thread(_save, path, image.data)
+            self.emit("image", str(path))
+        if reply.text:
+            self.emit("text", reply.text)
+        for notice in reply.notices:
+            self.emit("text", notice)
+
+
+def _save(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+async def run(engine: Engine, stream: TextIO, out: TextIO, out_dir: Path) -> None:
+    await Console(engine, out, out_dir).run(stream)

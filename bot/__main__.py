@@ -1,0 +1,56 @@
+"""`python -m bot [discord|slack|console] [--offline]`: the command line (also installed as `gemini-image-bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_env
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Gemini image bot for Discord and Slack.")
+    parser.add_argument(
+        "command", nargs="?", choices=("discord", "slack", "console"),
+        help="run one platform (default: every platform whose credentials are set)",
+    )
+    parser.add_argument("--offline", action="store_true", help="use the built-in stand-in model; no API key needed")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="console: folder for images (default ./out)")
+    parser.add_argument("--http", action="store_true", help="slack: HTTP mode even when SLACK_APP_TOKEN is set")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings.from_env(load_env(os.environ))
+        platforms = (args.command,) if args.command else settings.platforms
+        if not platforms:
+            raise SettingsError([
+                "no platform to run: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN, or run `python -m bot console`"
+            ])
+        settings.require(offline=args.offline, platforms=platforms)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from bot.app import serve
+
+    try:
+        asyncio.run(serve(settings, platforms, offline=args.offline, out_dir=args.out, http=args.http))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

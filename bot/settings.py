@@ -1,0 +1,162 @@
+"""Settings, read once from the environment (and a `.env` file) into a frozen object.
+
+`Settings.from_env(mapping)` takes any mapping, so tests pass a dict. Every problem is collected and reported
+in one `SettingsError`, so an operator fixes them all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+from core.events import UnsupportedOption
+from core.options import resolve_model
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    gemini_api_key: str | None = field(default=None, repr=False)
+    gemini_base_url: str | None = None
+    gemini_api_version: str = "v1beta"
+    gemini_model: str = "gemini-2.5-flash-image"
+    db_path: Path = Path("data/bot.db")
+    discord_token: str | None = field(default=None, repr=False)
+    discord_guild_ids: tuple[int, ...] = ()
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str | None = None
+    port: int = 3000
+    max_concurrency: int = 4
+    history_turns: int = 6
+    gemini_timeout_s: float = 120.0
+    gemini_retry_attempts: int = 4
+    gemini_retry_delay_s: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        problems: list[str] = []
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def parsed(name: str, parse: Callable[[str], T], default: T, rule: str) -> T:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                return parse(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not valid: {rule}")
+                return default
+
+        def url(name: str, schemes: tuple[str, ...]) -> str | None:
+            raw = text(name)
+            if raw is not None:
+                parts = urlparse(raw)
+                if parts.scheme not in schemes or not parts.netloc:
+                    problems.append(f"{name}={raw!r} is not a URL ({' or '.join(schemes)}://host[:port][/path])")
+                    return None
+            return raw
+
+        def positive(raw: str) -> int:
+            value = int(raw)
+            if value < 1:
+                raise ValueError(raw)
+            return value
+
+        def seconds(raw: str) -> float:
+            value = float(raw)
+            if not 0 < value <= 3600:
+                raise ValueError(raw)
+            return value
+
+        def port(raw: str) -> int:
+            value = int(raw)
+            if not 0 < value < 65536:
+                raise ValueError(raw)
+            return value
+
+        model = text("GEMINI_MODEL") or cls.gemini_model
+        try:
+            model = resolve_model(model).name
+        except UnsupportedOption as exc:
+            problems.append(f"GEMINI_MODEL: {exc.message}")
+        guilds = parsed(
+            "DISCORD_GUILD_IDS", lambda v: tuple(int(g) for g in v.replace(" ", "").split(",") if g), (),
+            "a comma-separated list of numeric guild IDs",
+        )
+        slack_token = text("SLACK_BOT_TOKEN")
+        if slack_token and not slack_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        app_token = text("SLACK_APP_TOKEN")
+        if app_token and not app_token.startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        settings = cls(
+            gemini_api_key=text("GEMINI_API_KEY") or text("GOOGLE_API_KEY"),
+            gemini_base_url=url("GEMINI_BASE_URL", ("http", "https")),
+            gemini_api_version=text("GEMINI_API_VERSION") or cls.gemini_api_version,
+            gemini_model=model,
+            db_path=Path(text("BOT_DB_PATH") or cls.db_path),
+            discord_token=text("DISCORD_TOKEN"),
+            discord_guild_ids=guilds,
+            discord_api_base=url("DISCORD_API_BASE", ("http", "https")),
+            discord_gateway_url=url("DISCORD_GATEWAY_URL", ("ws", "wss")),
+            slack_bot_token=slack_token,
+            slack_app_token=app_token,
+            slack_signing_secret=text("SLACK_SIGNING_SECRET"),
+            slack_api_url=url("SLACK_API_URL", ("http", "https")),
+            port=parsed("PORT", port, cls.port, "a TCP port number (1-65535)"),
+            max_concurrency=parsed("GEMINI_MAX_CONCURRENCY", positive, cls.max_concurrency, "a whole number ≥ 1"),
+            history_turns=parsed("BOT_HISTORY_TURNS", positive, cls.history_turns, "a whole number ≥ 1"),
+            gemini_timeout_s=parsed("GEMINI_TIMEOUT", seconds, cls.gemini_timeout_s, "seconds, more than 0"),
+            gemini_retry_attempts=parsed(
+                "GEMINI_RETRY_ATTEMPTS", positive, cls.gemini_retry_attempts, "a whole number ≥ 1 (1: no retry)"
+            ),
+            gemini_retry_delay_s=parsed("GEMINI_RETRY_DELAY", seconds, cls.gemini_retry_delay_s, "seconds, more than 0"),
+        )
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def require(self, *, offline: bool, platforms: tuple[str, ...]) -> None:
+        """Check that what the chosen command needs is set; raise one SettingsError naming all that is missing."""
+        problems = []
+        if not offline and not self.gemini_api_key:
+            problems.append("GEMINI_API_KEY is not set (get one at Google AI Studio), or run with --offline")
+        if "discord" in platforms and not self.discord_token:
+            problems.append("DISCORD_TOKEN is not set (the bot token from the Discord developer portal)")
+        if "slack" in platforms:
+            if not self.slack_bot_token:
+                problems.append("SLACK_BOT_TOKEN is not set (the xoxb- token from your Slack app's OAuth page)")
+            if not self.slack_app_token and not self.slack_signing_secret:
+                problems.append("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+        if problems:
+            raise SettingsError(problems)
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The chat platforms whose credentials are set."""
+        return tuple(p for p, token in (("discord", self.discord_token), ("slack", self.slack_bot_token)) if token)
+
+
+def load_env(environ: Mapping[str, str], dotenv_path: Path = Path(".env")) -> dict[str, str]:
+    """The process environment over the values of a `.env` file, when there is one."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None} if dotenv_path.is_file() else {}
+    return {**values, **environ}
