@@ -32,7 +32,7 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (platform, space, channel, thread)
     );
     CREATE TABLE turns (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: buttons name turns by id
         thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
         user_id TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'failed')),

@@ -242,7 +242,8 @@ async def test_bolt_acks_slash_command_and_responds(emu: SlackEmulator, bolt: Bo
     status, _, elapsed = await emu.send_slash_command("/imagine", "a cat", channel_id="C1")
     assert status == 200 and elapsed < 3
     [call] = await emu.wait_for_calls("chat.postMessage")
-    assert call.args == {"channel": "C1", "text": "prompt: a cat"}
+    assert (call.args["channel"], call.args["text"]) == ("C1", "prompt: a cat")
+    assert call.args["team_id"] == emu.team_id  # Bolt's per-request client adds team_id to every call
     await wait_for(lambda: emu.hook_posts)
     assert emu.hook_posts[0].body["text"] == "working on it" and emu.hook_posts[0].channel == "C1"
     assert len(emu.calls_to("auth.test")) == 1

@@ -73,7 +73,8 @@ class GeminiEmulator(GeminiStandIn):
         self.check_signatures = check_signatures
         self.script: deque[Scripted] = deque()
         self.requests: list[WireRequest] = []
-        self.signatures: dict[str, bytes] = {}  # sha256 of an image we returned -> the signature given with it
+        # sha256 of an image we returned -> the signatures given with it (one image may be drawn twice)
+        self.signatures: dict[str, set[bytes]] = {}
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -130,7 +131,9 @@ class GeminiEmulator(GeminiStandIn):
         answer = super().image_response(png, wire)
         for part in answer["candidates"][0]["content"]["parts"]:
             if "inlineData" in part and "thoughtSignature" in part:
-                self.signatures[hashlib.sha256(png).hexdigest()] = b64decode(part["thoughtSignature"])
+                self.signatures.setdefault(hashlib.sha256(png).hexdigest(), set()).add(
+                    b64decode(part["thoughtSignature"])
+                )
         return answer
 
     def _missing_signature(self, wire: WireRequest) -> str | None:
@@ -142,11 +145,11 @@ class GeminiEmulator(GeminiStandIn):
                 inline = part.get("inline_data")
                 if inline is None:
                     continue
-                expected = self.signatures.get(hashlib.sha256(inline["data"]).hexdigest())
-                if expected is None:
+                expected = self.signatures.get(hashlib.sha256(inline["data"]).hexdigest(), set())
+                if not expected:
                     continue
                 given = part.get("thought_signature")
-                if given is None or b64decode(given) != expected:
+                if given is None or b64decode(given) not in expected:
                     return f"Image part in content {turn} is missing a thought_signature (or it was altered)."
         return None
 

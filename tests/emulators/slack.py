@@ -387,20 +387,33 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
 
     # ---- inspection
 
-    def calls_to(self, method: str) -> list[ApiCall]:
-        return [c for c in self.calls if c.method == method]
+    def calls_to(self, method: str, *, ok_only: bool = False) -> list[ApiCall]:
+        """Calls to ``method`` in order, scripted failures included unless ``ok_only``."""
+        return [
+            c
+            for c in self.calls
+            if c.method == method and (not ok_only or (c.status == 200 and (c.response or {"ok": True})["ok"]))
+        ]
 
     async def wait_for_calls(
         self,
         method: str,
         count: int = 1,
         timeout: float = 5.0,  # noqa: ASYNC109
+        *,
+        ok_only: bool = False,
     ) -> list[ApiCall]:
-        return await wait_for(
-            lambda: len(self.calls_to(method)) >= count and self.calls_to(method),
-            timeout,
-            message=f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}",
-        )
+        """Wait until ``method`` was called at least ``count`` times; returns those calls."""
+
+        def enough() -> list[ApiCall]:
+            calls = self.calls_to(method, ok_only=ok_only)
+            return calls if len(calls) >= count else []
+
+        try:
+            return await wait_for(enough, timeout)
+        except TimeoutError:
+            got = len(self.calls_to(method, ok_only=ok_only))
+            raise TimeoutError(f"expected {count} call(s) to {method} within {timeout} s, got {got}") from None
 
     def find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
         return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)

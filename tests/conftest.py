@@ -1,0 +1,51 @@
+"""Shared fixtures: the Gemini emulator, a real store on a temp path, the real Gemini model against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.engine import Engine, EngineConfig
+from core.model import GeminiConfig, GeminiModel
+from core.store import Store
+from tests.emulators.gemini import GeminiEmulator
+
+
+@pytest.fixture(autouse=True)
+def _offline_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach Google, use Vertex mode or pick up a real key from the environment."""
+    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def gemini():
+    emulator = GeminiEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture
+async def store(tmp_path):
+    opened = await Store.open(tmp_path / "bot.db")
+    yield opened
+    await opened.close()
+
+
+def gemini_config(emulator: GeminiEmulator, **overrides) -> GeminiConfig:
+    values = dict(api_key="test-key", base_url=emulator.base_url, attempts=4, initial_delay_s=0.01, max_delay_s=0.05,
+                  timeout_s=10)
+    values.update(overrides)
+    return GeminiConfig(**values)
+
+
+@pytest.fixture
+async def model(gemini):
+    real = GeminiModel(gemini_config(gemini))
+    yield real
+    await real.aclose()
+
+
+@pytest.fixture
+def engine(store, model) -> Engine:
+    return Engine(store, model, EngineConfig())
