@@ -120,23 +120,16 @@ class Console:
         await self._post(reply)
 
     async def _attach(self, raw: str) -> None:
-        path = Path(raw.strip().strip("'\"")).expanduser()
         if not raw.strip():
             self.emit("error", "Usage: /attach PATH")
             return
-        if not path.is_file():
-            self.emit("error", f"No file at {path}. Check the path and try /attach again.")
+        try:
+            name, data = await asyncio.to_thread(_read_attachment, raw.strip().strip("'\""))
+        except ValueError as problem:
+            self.emit("error", str(problem))
             return
-        size = path.stat().st_size
-        if size == 0:
-            self.emit("error", f"{path.name} is empty (0 bytes). Attach an image file.")
-            return
-        if size > MAX_INPUT_BYTES:
-            self.emit("error", f"{path.name} is {size / 2**20:.1f} MiB; images up to 20 MiB are accepted.")
-            return
-        data = await asyncio.to_thread(path.read_bytes)
-        self._attachments.append(ImageInput(data[:MAX_INPUT_BYTES], path.name))
-        log.info("attached %s (%d bytes) to the next message", path.name, size)
+        self._attachments.append(ImageInput(data, name))
+        log.info("attached %s (%d bytes) to the next message", name, len(data))
 
     async def _switch(self, thread_id: str) -> None:
         if not thread_id:
@@ -164,6 +157,20 @@ class Console:
             self.emit("text", reply.text)
         for notice in reply.notices:
             self.emit("text", notice)
+
+
+def _read_attachment(raw: str) -> tuple[str, bytes]:
+    """The file's name and bytes, its size checked before it is read."""
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ValueError(f"No file at {path}. Check the path and try /attach again.")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path.name} is empty (0 bytes). Attach an image file.")
+    if size > MAX_INPUT_BYTES:
+        raise ValueError(f"{path.name} is {size / 2**20:.1f} MiB; images up to 20 MiB are accepted.")
+    with path.open("rb") as file:
+        return path.name, file.read(MAX_INPUT_BYTES + 1)
 
 
 def _save(path: Path, data: bytes) -> None:

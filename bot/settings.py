@@ -127,7 +127,9 @@ class Settings:
             gemini_retry_attempts=parsed(
                 "GEMINI_RETRY_ATTEMPTS", positive, cls.gemini_retry_attempts, "a whole number ≥ 1 (1: no retry)"
             ),
-            gemini_retry_delay_s=parsed("GEMINI_RETRY_DELAY", seconds, cls.gemini_retry_delay_s, "seconds, more than 0"),
+            gemini_retry_delay_s=parsed(
+                "GEMINI_RETRY_DELAY", seconds, cls.gemini_retry_delay_s, "seconds, more than 0"
+            ),
         )
         if problems:
             raise SettingsError(problems)

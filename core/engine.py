@@ -24,6 +24,7 @@ from core.events import (
     NextTurn,
     NotFound,
     Options,
+    ProgressCallback,
     Reply,
     Reroll,
     StartThread,
@@ -31,6 +32,8 @@ from core.events import (
     User,
 )
 from core.model import Content, GenerateRequest, ImageModel
+from core.progress import Reporter
+from core.queue import FairQueue
 from core.store import Store, ThreadRecord, Usage
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,9 @@ class EngineConfig:
     default_model: str = "gemini-2.5-flash-image"
     history_turns: int = 6
     max_concurrency: int = 4
+    max_waiting: int = 100
     raw_budget: int = RAW_BUDGET
+    progress_interval: float = 5.0
 
 
 class Engine:
@@ -59,36 +64,46 @@ class Engine:
         self._store = store
         self._model = model
         self._config = config
-        self._calls = asyncio.Semaphore(config.max_concurrency)
+        self.queue = FairQueue(config.max_concurrency, config.max_waiting)
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
 
     @property
     def store(self) -> Store:
         return self._store
 
-    async def handle(self, event: Event) -> Reply:
-        """Answer one event: a result, or a Reply whose failure says why not. Never raises a Failure."""
+    async def handle(
+        self, event: Event, *, progress: ProgressCallback | None = None, ticket: str | None = None
+    ) -> Reply:
+        """Answer one event: a result, or a Reply whose failure says why not. Never raises a Failure.
+
+        `progress` hears where the request stands while it waits and runs; `ticket` lets `cancel` withdraw it.
+        """
         key = getattr(event, "key", None)
+        request = _Request(progress, ticket)
         try:
             match event:
                 case StartThread() | EditImages():
-                    return await self._start(event)
+                    return await self._start(event, request)
                 case NextTurn():
-                    return await self._next(event)
+                    return await self._next(event, request)
                 case Reroll():
-                    return await self._reroll(event)
+                    return await self._reroll(event, request)
                 case Forget():
                     return await self._forget(event)
         except Failure as failure:
             return Reply(key=key, failure=failure)
         raise TypeError(f"unknown event {event!r}")
 
+    def cancel(self, ticket: str) -> bool:
+        """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
+        return self.queue.cancel(ticket)
+
     async def has_thread(self, key: ThreadKey) -> bool:
         return await self._store.get_thread(key) is not None
 
     # events ------------------------------------------------------------------------------------------
 
-    async def _start(self, event: StartThread | EditImages) -> Reply:
+    async def _start(self, event: StartThread | EditImages, request: _Request) -> Reply:
         if not event.prompt.strip():
             raise BadInput(
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
@@ -98,9 +113,9 @@ class Engine:
         message = await self._message(event.prompt, event.images, chosen)
         async with self._thread_lock(event.key):
             thread = await self._store.save_thread(event.key, chosen, event.user.id)
-            return await self._run(thread, event.user, event.prompt, chosen, message)
+            return await self._run(thread, event.user, event.prompt, chosen, message, request)
 
-    async def _next(self, event: NextTurn) -> Reply:
+    async def _next(self, event: NextTurn, request: _Request) -> Reply:
         if not event.text.strip() and not event.images:
             raise BadInput("That message is empty. Say what to change, or attach an image.")
         async with self._thread_lock(event.key):
@@ -111,9 +126,9 @@ class Engine:
             message = await self._message(event.text, event.images, chosen)
             if chosen != thread.options:  # flags on a later message change the thread from here on
                 thread = await self._store.save_thread(event.key, chosen, thread.created_by)
-            return await self._run(thread, event.user, event.text, chosen, message)
+            return await self._run(thread, event.user, event.text, chosen, message, request)
 
-    async def _reroll(self, event: Reroll) -> Reply:
+    async def _reroll(self, event: Reroll, request: _Request) -> Reply:
         turn = await self._store.get_turn(event.turn_id)
         if turn is None:
             raise NotFound("That image's conversation was cleared (/forget) or no longer exists.")
@@ -122,8 +137,8 @@ class Engine:
                 bigger = Options(image_size=event.image_size).over(turn.options)
                 chosen = options.check(bigger, self._config.default_model)
                 message: Content = {"role": "user", "parts": [{"text": UPSCALE_PROMPT}]}
-                return await self._run(turn.thread, event.user, turn.prompt, chosen, message, before=turn.id + 1)
-            return await self._run(turn.thread, event.user, turn.prompt, turn.options, turn.request, before=turn.id)
+                return await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1)
+            return await self._run(turn.thread, event.user, turn.prompt, turn.options, turn.request, request, turn.id)
 
     async def _forget(self, event: Forget) -> Reply:
         async with self._thread_lock(event.key):
@@ -150,7 +165,7 @@ class Engine:
         return {"role": "user", "parts": parts}
 
     async def _run(
-        self, thread: ThreadRecord, user: User, prompt: str, chosen: Options, message: Content,
+        self, thread: ThreadRecord, user: User, prompt: str, chosen: Options, message: Content, request: _Request,
         before: int | None = None,
     ) -> Reply:
         assert chosen.model is not None
@@ -161,9 +176,13 @@ class Engine:
             history = await self._store.history(
                 thread.id, before or turn_id, self._config.history_turns, max(0, budget)
             )
-            request = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
-            async with self._calls:
-                result = await self._model.generate(request)
+            call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
+            reporter = Reporter(request.progress, self._config.progress_interval)
+            async with reporter.running():
+                owner = f"{thread.key.platform}:{user.id}"
+                async with self.queue.slot(owner, ticket=request.ticket, notify=reporter.queued):
+                    reporter.generating()
+                    result = await self._model.generate(call)
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
             return replace(reply, failure=failure)
@@ -192,6 +211,12 @@ class Engine:
             users[0] -= 1
             if users[0] == 0:  # no one waits: drop it so the dict does not grow with every thread ever seen
                 del self._locks[key]
+
+
+@dataclass(frozen=True)
+class _Request:
+    progress: ProgressCallback | None = None
+    ticket: str | None = None
 
 
 def _prepare_all(inputs: tuple[ImageInput, ...], max_edge: int) -> list[tuple[bytes, str]]:

@@ -5,6 +5,7 @@ Frozen dataclasses with no I/O and no platform objects, so adapters translate in
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -113,6 +114,23 @@ class Forget:
 
 
 Event = StartThread | NextTurn | EditImages | Reroll | Forget
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a request stands: `queued` (with its place in line, 1 = next) or `generating`."""
+
+    stage: str
+    elapsed: float
+    position: int | None = None
+
+    def describe(self) -> str:
+        if self.stage == "queued":
+            return f"Queued: #{self.position} in line ({self.elapsed:.0f} s)"
+        return f"Generating… ({self.elapsed:.0f} s)"
+
+
+ProgressCallback = Callable[[Progress], Awaitable[None]]
 
 
 # Replies --------------------------------------------------------------------------------------------------
