@@ -1,0 +1,127 @@
+"""The fair queue: a cap in flight, round-robin between users, bounded, cancellable, paused by a 429."""
+
+import asyncio
+import time
+
+import pytest
+
+from core.events import Busy, Options, Progress, StartThread, ThreadKey, User
+from core.queue import Cancelled, FairQueue
+
+
+async def hold(queue, owner, log, release, ticket=None, positions=None):
+    notify = positions.append if positions is not None else None
+    async with queue.slot(owner, ticket=ticket, notify=notify):
+        log.append(owner if ticket is None else ticket)
+        await release.wait()
+
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_one_busy_user_cannot_starve_another():
+    queue, log, release = FairQueue(capacity=1), [], asyncio.Event()
+    tasks = [asyncio.create_task(hold(queue, "alice", log, release, ticket=f"a{i}")) for i in range(5)]
+    await settle()
+    tasks.append(asyncio.create_task(hold(queue, "bob", log, release, ticket="b0")))
+    await settle()
+    assert queue.order() == [("alice", "a1"), ("bob", "b0"), ("alice", "a2"), ("alice", "a3"), ("alice", "a4")]
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert log == ["a0", "a1", "b0", "a2", "a3", "a4"]
+    assert queue.in_flight == 0 and queue.waiting == 0
+
+
+async def test_a_full_queue_refuses_at_once():
+    queue, log, release = FairQueue(capacity=1, max_waiting=2), [], asyncio.Event()
+    tasks = [asyncio.create_task(hold(queue, f"u{i}", log, release)) for i in range(3)]
+    await settle()
+    with pytest.raises(Busy) as info:
+        async with queue.slot("late"):
+            pass
+    assert "Try again in a minute" in info.value.message
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+
+async def test_waiters_hear_their_place_and_cancel_withdraws_one():
+    queue, log, release = FairQueue(capacity=1), [], asyncio.Event()
+    positions = {name: [] for name in ("b", "c")}
+    first = asyncio.create_task(hold(queue, "a", log, release))
+    await settle()
+    second = asyncio.create_task(hold(queue, "b", log, release, ticket="b", positions=positions["b"]))
+    third = asyncio.create_task(hold(queue, "c", log, release, ticket="c", positions=positions["c"]))
+    await settle()
+    assert positions == {"b": [1], "c": [2]}
+    assert queue.cancel("b") and not queue.cancel("b") and not queue.cancel("unknown")
+    with pytest.raises(Cancelled):
+        await asyncio.wait_for(second, 1)
+    assert positions["c"] == [2, 1]
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, third), 5)
+    assert log == ["a", "c"] and queue.in_flight == 0
+
+
+async def test_a_cancelled_task_gives_back_its_place():
+    queue, log, release = FairQueue(capacity=1), [], asyncio.Event()
+    first = asyncio.create_task(hold(queue, "a", log, release))
+    await settle()
+    waiting = asyncio.create_task(hold(queue, "b", log, release))
+    await settle()
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert queue.waiting == 0
+    release.set()
+    await first
+    assert queue.in_flight == 0
+
+
+async def test_pause_holds_every_grant_until_it_passes():
+    queue = FairQueue(capacity=2)
+    queue.pause(0.2)
+    started = time.monotonic()
+    async with queue.slot("a"):
+        waited = time.monotonic() - started
+    assert waited >= 0.18
+
+
+async def test_engine_reports_queue_place_then_generating(store, model, gemini):
+    from core.engine import Engine, EngineConfig
+
+    engine = Engine(store, model, EngineConfig(max_concurrency=1, progress_interval=0.05))
+    gemini.latency = 0.3
+    seen: list[Progress] = []
+
+    async def progress(update: Progress) -> None:
+        seen.append(update)
+
+    key = ThreadKey("console", "local", "console", "{}")
+    first = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "1"), User("a"), "one")))
+    await asyncio.sleep(0.05)
+    reply = await engine.handle(StartThread(key, User("b"), "two", options=Options()), progress=progress)
+    await first
+    assert reply.ok
+    stages = [p.stage for p in seen]
+    assert stages[0] == "queued" and seen[0].position == 1 and "generating" in stages
+    assert stages.index("generating") > 0 and all(s == "generating" for s in stages[stages.index("generating"):])
+    assert seen[-1].elapsed >= 0.3
+
+
+async def test_engine_cancel_by_ticket(store, model, gemini):
+    from core.engine import Engine, EngineConfig
+
+    engine = Engine(store, model, EngineConfig(max_concurrency=1))
+    gemini.latency = 0.3
+    first = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "1"), User("a"), "one")))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(
+        engine.handle(StartThread(ThreadKey("x", "s", "c", "2"), User("b"), "two"), ticket="t-2")
+    )
+    await asyncio.sleep(0.05)
+    assert engine.cancel("t-2")
+    reply = await second
+    assert isinstance(reply.failure, Cancelled) and (await first).ok
+    assert gemini.calls == 1
+    assert (await store.get_turn(reply.turn_id)).status == "failed"  # the request is kept for a reroll
