@@ -15,7 +15,19 @@ from pathlib import Path
 from typing import TextIO
 
 from core.engine import Engine
-from core.events import Failure, Forget, ImageInput, NextTurn, Options, Reply, StartThread, ThreadKey, User
+from core.events import (
+    Failure,
+    Forget,
+    ImageInput,
+    NextTurn,
+    Options,
+    Progress,
+    Reply,
+    ShowUsage,
+    StartThread,
+    ThreadKey,
+    User,
+)
 from core.images import MAX_INPUT_BYTES
 from core.options import parse_flags
 
@@ -27,6 +39,7 @@ HELP = (
     "/attach PATH                                               attach an image to the next message (repeatable)",
     "/thread ID                                                 switch to a stored thread",
     "/forget                                                    clear the current thread's history",
+    "/usage                                                     images and cost today and this month",
     "/help                                                      this list",
 )
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -97,6 +110,9 @@ class Console:
                 self.emit("error", "No current thread to forget. Start one with /imagine.")
                 return
             await self._post(await self._engine.handle(Forget(key_for(self._thread), USER)))
+        elif command == "/usage":
+            key = key_for(self._thread or "none")
+            await self._post(await self._engine.handle(ShowUsage(key, USER)))
         elif command == "/help":
             for entry in HELP:
                 self.emit("text", entry)
@@ -108,12 +124,14 @@ class Console:
                 await self._start(text, options)
                 return
             images = self._take_attachments()
-            await self._post(await self._engine.handle(NextTurn(key_for(self._thread), USER, text, images, options)))
+            event = NextTurn(key_for(self._thread), USER, text, images, options)
+            await self._post(await self._engine.handle(event, progress=_progress))
 
     async def _start(self, prompt: str, options: Options) -> None:
         thread_id = secrets.token_hex(4)
         images = self._take_attachments()
-        reply = await self._engine.handle(StartThread(key_for(thread_id), USER, prompt, images, options))
+        event = StartThread(key_for(thread_id), USER, prompt, images, options)
+        reply = await self._engine.handle(event, progress=_progress)
         if reply.turn_id is not None:  # the thread exists once a turn was stored, even if Gemini then failed
             self._thread = thread_id
             self.emit("thread", thread_id)
@@ -157,6 +175,10 @@ class Console:
             self.emit("text", reply.text)
         for notice in reply.notices:
             self.emit("text", notice)
+
+
+async def _progress(update: Progress) -> None:
+    log.info("%s", update.describe())  # stderr: stdout carries only the protocol's lines
 
 
 def _read_attachment(raw: str) -> tuple[str, bytes]:

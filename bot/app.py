@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
 
+from bot import health
 from bot.offline import GeminiStandIn
 from bot.settings import Settings
+from core.budget import Accountant, Limits
+from core.costs import Prices
 from core.engine import Engine, EngineConfig
 from core.model import GeminiConfig, GeminiModel
+from core.policy import Policy
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         )
     )
     stack.push_async_callback(model.aclose)
+    limits = Limits(settings.user_daily_images, settings.daily_budget_usd, settings.monthly_budget_usd)
     return Engine(
         store,
         model,
@@ -49,7 +55,11 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
             default_model=settings.gemini_model,
             history_turns=settings.history_turns,
             max_concurrency=settings.max_concurrency,
+            quota_attempts=settings.gemini_retry_attempts,
+            quota_delay_s=settings.gemini_retry_delay_s,
         ),
+        policy=Policy(settings.allowed_spaces, settings.allowed_channels, settings.admins, settings.admin_roles),
+        accountant=Accountant(store, limits, Prices.with_overrides(settings.prices)),
     )
 
 
@@ -63,21 +73,48 @@ async def serve(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> None:
-    """Run the given platforms ("console", "discord", "slack") until they finish or are cancelled."""
+    """Run the given platforms ("console", "discord", "slack") until they finish or SIGTERM/SIGINT arrives.
+
+    On a signal: no new work is taken, requests in flight get `BOT_SHUTDOWN_GRACE` seconds to finish (the rest
+    are told they were interrupted, their requests kept), then the adapters stop and the database is closed.
+    """
     async with AsyncExitStack() as stack:
         engine = await build_engine(settings, stack, offline=offline)
-        runs = []
+        if settings.health_port is not None:
+            runner = await health.start(settings.health_host, settings.health_port, engine.stats)
+            stack.push_async_callback(runner.cleanup)
+        runs: list[asyncio.Task[None]] = []
         for platform in platforms:
             if platform == "console":
                 from adapters import console_adapter
 
-                runs.append(console_adapter.run(engine, stdin, stdout, out_dir))
+                runs.append(asyncio.create_task(console_adapter.run(engine, stdin, stdout, out_dir)))
             elif platform == "discord":
                 from adapters import discord_adapter
 
-                runs.append(discord_adapter.run(engine, settings))
+                runs.append(asyncio.create_task(discord_adapter.run(engine, settings)))
             elif platform == "slack":
                 from adapters import slack_adapter
 
-                runs.append(slack_adapter.run(engine, settings, http=http))
-        await asyncio.gather(*runs)
+                runs.append(asyncio.create_task(slack_adapter.run(engine, settings, http=http)))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        stack.callback(lambda: [loop.remove_signal_handler(s) for s in (signal.SIGTERM, signal.SIGINT)])
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait({*runs, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done:
+                log.info("stopping: finishing requests in flight (up to %.0f s)", settings.shutdown_grace_s)
+            await engine.shutdown(settings.shutdown_grace_s)
+        finally:
+            stopping.cancel()
+            for run in runs:
+                run.cancel()  # adapters finish posting what they have, then close their connections
+            results = await asyncio.gather(*runs, return_exceptions=True)
+            failures = [r for r in results if isinstance(r, Exception)]
+            for failure in failures:
+                log.error("adapter failed", exc_info=failure)
+        if failures:
+            raise failures[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from core.costs import parse_overrides
 from core.events import UnsupportedOption
 from core.options import resolve_model
 
@@ -45,6 +46,17 @@ class Settings:
     gemini_timeout_s: float = 120.0
     gemini_retry_attempts: int = 4
     gemini_retry_delay_s: float = 2.0
+    user_daily_images: int | None = None
+    daily_budget_usd: float | None = None
+    monthly_budget_usd: float | None = None
+    prices: dict[tuple[str, str], float] = field(default_factory=dict)
+    admins: frozenset[str] = frozenset()
+    admin_roles: frozenset[str] = frozenset()
+    allowed_spaces: frozenset[str] = frozenset()
+    allowed_channels: frozenset[str] = frozenset()
+    health_port: int | None = None
+    health_host: str = "0.0.0.0"
+    shutdown_grace_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -91,6 +103,23 @@ class Settings:
                 raise ValueError(raw)
             return value
 
+        def money(raw: str) -> float:
+            value = float(raw.removeprefix("$"))
+            if value < 0:
+                raise ValueError(raw)
+            return value
+
+        def ids(name: str) -> frozenset[str]:
+            raw = text(name)
+            if raw is None:
+                return frozenset()
+            entries = frozenset(e.strip() for e in raw.split(",") if e.strip())
+            wrong = sorted(e for e in entries if e.partition(":")[0] not in ("discord", "slack", "console")
+                           or not e.partition(":")[2])
+            if wrong:
+                problems.append(f"{name}: {', '.join(wrong)} should be platform:id (discord:123, slack:T0123)")
+            return entries
+
         model = text("GEMINI_MODEL") or cls.gemini_model
         try:
             model = resolve_model(model).name
@@ -130,6 +159,17 @@ class Settings:
             gemini_retry_delay_s=parsed(
                 "GEMINI_RETRY_DELAY", seconds, cls.gemini_retry_delay_s, "seconds, more than 0"
             ),
+            user_daily_images=parsed("BOT_USER_DAILY_IMAGES", positive, None, "a whole number ≥ 1"),
+            daily_budget_usd=parsed("BOT_DAILY_BUDGET_USD", money, None, "an amount in US dollars, like 5 or 2.50"),
+            monthly_budget_usd=parsed("BOT_MONTHLY_BUDGET_USD", money, None, "an amount in US dollars, like 50"),
+            prices=parsed("BOT_PRICES", parse_overrides, {}, "model[:size]=usd per image, comma-separated"),
+            admins=ids("BOT_ADMINS"),
+            admin_roles=ids("BOT_ADMIN_ROLES"),
+            allowed_spaces=ids("BOT_ALLOWED_SPACES"),
+            allowed_channels=ids("BOT_ALLOWED_CHANNELS"),
+            health_port=parsed("HEALTH_PORT", port, None, "a TCP port number (1-65535)"),
+            health_host=text("HEALTH_HOST") or cls.health_host,
+            shutdown_grace_s=parsed("BOT_SHUTDOWN_GRACE", seconds, cls.shutdown_grace_s, "seconds, more than 0"),
         )
         if problems:
             raise SettingsError(problems)

@@ -8,30 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 from core import images, options
+from core.budget import Accountant, Limits, usage_report
+from core.costs import Prices
 from core.events import (
     BadInput,
     EditImages,
     Event,
     Failure,
+    Forbidden,
     Forget,
     ImageInput,
+    Interrupted,
     ModelUnavailable,
     NextTurn,
     NotFound,
     Options,
     ProgressCallback,
+    QuotaExhausted,
     Reply,
     Reroll,
+    ShowUsage,
     StartThread,
     ThreadKey,
     User,
 )
-from core.model import Content, GenerateRequest, ImageModel
+from core.model import Content, GenerateRequest, Generation, ImageModel
+from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
 from core.store import Store, ThreadRecord, Usage
@@ -57,15 +66,34 @@ class EngineConfig:
     max_waiting: int = 100
     raw_budget: int = RAW_BUDGET
     progress_interval: float = 5.0
+    quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
+    quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
 
 
 class Engine:
-    def __init__(self, store: Store, model: ImageModel, config: EngineConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        model: ImageModel,
+        config: EngineConfig,
+        *,
+        policy: Policy | None = None,
+        accountant: Accountant | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._model = model
         self._config = config
+        self.policy = policy or Policy()
+        self.accountant = accountant or Accountant(store, Limits(), Prices(), clock)
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
+        self._calls: set[asyncio.Task[Generation]] = set()
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
 
     @property
     def store(self) -> Store:
@@ -80,19 +108,60 @@ class Engine:
         """
         key = getattr(event, "key", None)
         request = _Request(progress, ticket)
+        self._active += 1
+        self._idle.clear()
         try:
+            if self._closing:
+                raise Interrupted("The bot is restarting. Try again in a minute.")
+            if key is not None and (refusal := self.policy.refusal(key)):
+                raise Forbidden(refusal)
             match event:
                 case StartThread() | EditImages():
-                    return await self._start(event, request)
+                    reply = await self._start(event, request)
                 case NextTurn():
-                    return await self._next(event, request)
+                    reply = await self._next(event, request)
                 case Reroll():
-                    return await self._reroll(event, request)
+                    reply = await self._reroll(event, request)
                 case Forget():
-                    return await self._forget(event)
+                    reply = await self._forget(event)
+                case ShowUsage():
+                    reply = await self._usage(event)
+                case _:
+                    raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
-            return Reply(key=key, failure=failure)
-        raise TypeError(f"unknown event {event!r}")
+            reply = Reply(key=key, failure=failure)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+        if reply.failure is not None:
+            self._failures.append((time.monotonic(), reply.failure.kind))
+        return reply
+
+    async def shutdown(self, grace: float) -> None:
+        """Take no new work; let requests in flight finish for up to `grace` seconds, then interrupt the rest.
+
+        Interrupted requests still get a reply (saying so), and their turns stay stored for a reroll.
+        """
+        self._closing = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning("shutdown: interrupting %d Gemini calls", len(self._calls))
+            for call in list(self._calls):
+                call.cancel()
+            await self._idle.wait()
+
+    def stats(self) -> dict[str, object]:
+        """For the health endpoint: queue depth, calls in flight, failures by kind in the last hour."""
+        since = time.monotonic() - 3600
+        return {
+            "queue_depth": self.queue.waiting,
+            "in_flight": self.queue.in_flight,
+            "active_requests": self._active,
+            "closing": self._closing,
+            "failures_last_hour": dict(Counter(kind for at, kind in self._failures if at >= since)),
+        }
 
     def cancel(self, ticket: str) -> bool:
         """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
@@ -132,6 +201,8 @@ class Engine:
         turn = await self._store.get_turn(event.turn_id)
         if turn is None:
             raise NotFound("That image's conversation was cleared (/forget) or no longer exists.")
+        if refusal := self.policy.refusal(turn.thread.key):
+            raise Forbidden(refusal)
         async with self._thread_lock(turn.thread.key):
             if event.image_size:
                 bigger = Options(image_size=event.image_size).over(turn.options)
@@ -152,6 +223,11 @@ class Engine:
             notices=(f"Forgot this conversation ({removed} turns). The next message starts fresh.",),
         )
 
+    async def _usage(self, event: ShowUsage) -> Reply:
+        admin = self.policy.is_admin(event.key.platform, event.user)
+        report = await usage_report(self._store, self.accountant, event.key, event.user, admin)
+        return Reply(key=event.key, notices=tuple(report.lines()))
+
     # the turn itself ---------------------------------------------------------------------------------
 
     async def _message(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options) -> Content:
@@ -171,18 +247,25 @@ class Engine:
         assert chosen.model is not None
         turn_id = await self._store.add_turn(thread, user.id, prompt, chosen, message)
         reply = Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt)
+        inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
+        exempt = self.policy.is_admin(thread.key.platform, user)
         try:
-            budget = self._config.raw_budget - _content_size(message)
-            history = await self._store.history(
-                thread.id, before or turn_id, self._config.history_turns, max(0, budget)
-            )
-            call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
-            reporter = Reporter(request.progress, self._config.progress_interval)
-            async with reporter.running():
-                owner = f"{thread.key.platform}:{user.id}"
-                async with self.queue.slot(owner, ticket=request.ticket, notify=reporter.queued):
-                    reporter.generating()
-                    result = await self._model.generate(call)
+            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt):
+                budget = self._config.raw_budget - _content_size(message)
+                history = await self._store.history(
+                    thread.id, before or turn_id, self._config.history_turns, max(0, budget)
+                )
+                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
+                result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
+                await self._store.complete_turn(turn_id, result.content)
+                cost = self.accountant.prices.cost(
+                    chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens
+                )
+                await self._store.record_usage(
+                    Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
+                          result.output_tokens, result.total_tokens, len(result.images), cost,
+                          self.accountant.clock())
+                )
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
             return replace(reply, failure=failure)
@@ -190,15 +273,39 @@ class Engine:
             log.exception("turn %s failed unexpectedly", turn_id)
             await self._store.fail_turn(turn_id, "internal")
             return replace(reply, failure=ModelUnavailable("Something broke on the bot's side; try again."))
-        await self._store.complete_turn(turn_id, result.content)
-        await self._store.record_usage(
-            Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
-                  result.output_tokens, result.total_tokens, len(result.images))
-        )
         notices = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
         )
         return replace(reply, images=result.images, text=result.text, notices=notices)
+
+    async def _generate(self, call: GenerateRequest, owner: str, request: _Request) -> Generation:
+        """The model call, in the fair queue; a 429 pauses the whole queue and the request goes again first."""
+        reporter = Reporter(request.progress, self._config.progress_interval)
+        async with reporter.running():
+            for attempt in range(self._config.quota_attempts):
+                async with self.queue.slot(owner, ticket=request.ticket, notify=reporter.queued, front=attempt > 0):
+                    reporter.generating()
+                    task = asyncio.create_task(self._model.generate(call))
+                    self._calls.add(task)
+                    task.add_done_callback(self._calls.discard)
+                    try:
+                        await asyncio.wait({task})
+                    except asyncio.CancelledError:
+                        task.cancel()
+                        raise
+                    if task.cancelled():
+                        raise Interrupted(
+                            "The bot restarted before this image was finished. Press Reroll or send it again."
+                        )
+                    try:
+                        return task.result()
+                    except QuotaExhausted as quota:
+                        if attempt == self._config.quota_attempts - 1:
+                            raise
+                        delay = quota.retry_after or self._config.quota_delay_s * 2**attempt
+                        log.warning("Gemini 429: pausing the queue for %.1f s", min(delay, 60.0))
+                        self.queue.pause(min(delay, 60.0))
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def _thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:

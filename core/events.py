@@ -24,9 +24,12 @@ class ThreadKey:
 
 @dataclass(frozen=True)
 class User:
+    """`is_admin`: the platform says so (Discord Manage Messages, a Slack workspace admin); `roles`: role ids."""
+
     id: str
     name: str = ""
     is_admin: bool = False
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,15 @@ class Forget:
     user: User
 
 
-Event = StartThread | NextTurn | EditImages | Reroll | Forget
+@dataclass(frozen=True)
+class ShowUsage:
+    """`/usage`: the user's images and cost, the space's spend against its budgets (admins: the top users)."""
+
+    key: ThreadKey
+    user: User
+
+
+Event = StartThread | NextTurn | EditImages | Reroll | Forget | ShowUsage
 
 
 @dataclass(frozen=True)
@@ -203,7 +214,13 @@ class NoImage(Failure):
 
 
 class QuotaExhausted(Failure):
+    """Gemini said 429; `retry_after` is how long it asked us to wait, when it said."""
+
     kind = "quota"
+
+    def __init__(self, message: str, *, reason: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
 
 
 class AuthFailed(Failure):
@@ -230,3 +247,9 @@ class LimitReached(Failure):
 
 class Forbidden(Failure):
     kind = "forbidden"
+
+
+class Interrupted(Failure):
+    """The bot shut down before this request finished; the request is kept, so a Reroll can redo it."""
+
+    kind = "interrupted"

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 Content = dict[str, Any]
 
-RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+# 429 is not retried here: the engine pauses its whole queue instead, so the bot backs off as one client.
+RETRY_STATUSES = (408, 500, 502, 503, 504)
 
 # Why Gemini stopped, in words a user understands; keys are Gemini's own codes (block or finish reasons).
 REASONS = {
@@ -203,6 +204,23 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
     )
 
 
+def retry_after(exc: genai_errors.APIError) -> float | None:
+    """Seconds Gemini asked us to wait: its `RetryInfo.retryDelay` ("37s"), else a `Retry-After` header."""
+    error = exc.details.get("error", exc.details) if isinstance(exc.details, dict) else {}
+    for detail in error.get("details") or () if isinstance(error, dict) else ():
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return float(delay[:-1])
+            except ValueError:
+                pass
+    headers = getattr(exc.response, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return None
+
+
 def api_failure(exc: genai_errors.APIError, model: str) -> Failure:
     """Gemini's HTTP error as the failure a user (or the operator) can act on."""
     code, status, message = exc.code, (exc.status or ""), (exc.message or "")
@@ -212,6 +230,7 @@ def api_failure(exc: genai_errors.APIError, model: str) -> Failure:
             f"Gemini's rate limit or quota is used up ({detail}). Try again in a minute. If it keeps happening, "
             "the bot's operator should check the API key's quota and billing in Google AI Studio.",
             reason=status or "RESOURCE_EXHAUSTED",
+            retry_after=retry_after(exc),
         )
     lowered = message.lower()
     if code in (401, 403) or "api key" in lowered or "api_key" in lowered:

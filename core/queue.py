@@ -56,12 +56,17 @@ class FairQueue:
         return sum(len(q) for q in self._owners.values())
 
     @asynccontextmanager
-    async def slot(self, owner: str, *, ticket: str | None = None, notify: Notify | None = None) -> AsyncIterator[None]:
-        """Hold one of `capacity` slots; `notify(position)` hears each new place in line while waiting."""
-        if self._in_flight < self.capacity and not self._owners and not self._paused():
+    async def slot(
+        self, owner: str, *, ticket: str | None = None, notify: Notify | None = None, front: bool = False
+    ) -> AsyncIterator[None]:
+        """Hold one of `capacity` slots; `notify(position)` hears each new place in line while waiting.
+
+        `front`: a request going again after a 429 waits at the head of the line, not the back.
+        """
+        if self._in_flight < self.capacity and (front or not self._owners) and not self._paused():
             self._in_flight += 1
         else:
-            await self._wait(owner, ticket, notify)
+            await self._wait(owner, ticket, notify, front)
         try:
             yield
         finally:
@@ -87,11 +92,15 @@ class FairQueue:
     def _paused(self) -> bool:
         return self._clock() < self._paused_until
 
-    async def _wait(self, owner: str, ticket: str | None, notify: Notify | None) -> None:
-        if self.waiting >= self.max_waiting:
+    async def _wait(self, owner: str, ticket: str | None, notify: Notify | None, front: bool) -> None:
+        if self.waiting >= self.max_waiting and not front:
             raise Busy(f"The bot is busy: {self.waiting} requests are already waiting. Try again in a minute.")
         waiter = _Waiter(owner, ticket, asyncio.get_running_loop().create_future(), notify, seq=next(self._seq))
-        self._owners.setdefault(owner, deque()).append(waiter)
+        if front:
+            self._owners.setdefault(owner, deque()).appendleft(waiter)
+            self._owners.move_to_end(owner, last=False)
+        else:
+            self._owners.setdefault(owner, deque()).append(waiter)
         if ticket is not None:
             self._tickets[ticket] = waiter
         self._renumber()

@@ -63,6 +63,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX usage_by_space ON usage (platform, space, created_at);
     CREATE INDEX usage_by_user ON usage (platform, user_id, created_at);
     """,
+    """
+    ALTER TABLE usage ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -95,6 +98,8 @@ class Usage:
     output_tokens: int
     total_tokens: int
     images: int
+    cost_usd: float = 0.0
+    at: float = 0.0  # epoch seconds; 0 means now
 
 
 def _json_default(value: object) -> str:
@@ -307,16 +312,42 @@ class Store:
         async with self._write:
             await self._db.execute(
                 "INSERT INTO usage (platform, space, user_id, model, image_size, prompt_tokens, output_tokens, "
-                "total_tokens, images, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "total_tokens, images, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (usage.key.platform, usage.key.space, usage.user_id, usage.model, usage.image_size,
-                 usage.prompt_tokens, usage.output_tokens, usage.total_tokens, usage.images, time.time()),
+                 usage.prompt_tokens, usage.output_tokens, usage.total_tokens, usage.images, usage.cost_usd,
+                 usage.at or time.time()),
             )
             await self._db.commit()
+
+    async def space_spend(self, platform: str, space: str, since: float) -> float:
+        rows = await self._db.execute_fetchall(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=? AND space=? AND created_at>=?",
+            (platform, space, since),
+        )
+        return float(rows[0][0])
+
+    async def user_totals(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
+        """Images and cost of one user (in every space of the platform) since a time."""
+        rows = await self._db.execute_fetchall(
+            "SELECT COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0) FROM usage "
+            "WHERE platform=? AND user_id=? AND created_at>=?",
+            (platform, user_id, since),
+        )
+        return int(rows[0][0]), float(rows[0][1])
+
+    async def top_users(self, platform: str, space: str, since: float, limit: int = 5) -> list[tuple[str, int, float]]:
+        rows = await self._db.execute_fetchall(
+            "SELECT user_id, SUM(images), SUM(cost_usd) FROM usage WHERE platform=? AND space=? AND created_at>=? "
+            "GROUP BY user_id ORDER BY SUM(cost_usd) DESC, SUM(images) DESC LIMIT ?",
+            (platform, space, since, limit),
+        )
+        return [(r[0], int(r[1]), float(r[2])) for r in rows]
 
     async def usage_rows(self, platform: str, space: str) -> list[tuple[Any, ...]]:
         return list(
             await self._db.execute_fetchall(
-                "SELECT user_id, model, image_size, prompt_tokens, output_tokens, total_tokens, images, created_at "
+                "SELECT user_id, model, image_size, prompt_tokens, output_tokens, total_tokens, images, cost_usd, "
+                "created_at "
                 "FROM usage WHERE platform=? AND space=? ORDER BY id",
                 (platform, space),
             )

@@ -48,4 +48,4 @@ async def model(gemini):
 
 @pytest.fixture
 def engine(store, model) -> Engine:
-    return Engine(store, model, EngineConfig())
+    return Engine(store, model, EngineConfig(quota_delay_s=0.01))

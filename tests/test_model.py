@@ -64,19 +64,20 @@ async def test_text_only_answer_is_passed_on(model, gemini):
     assert result.images == () and result.text == "A fox is a small canid."
 
 
-async def test_429_500_503_are_retried_with_backoff(model, gemini):
-    gemini.push(Status(429), Status(500), Status(503))
+async def test_500_and_503_are_retried_with_backoff(model, gemini):
+    gemini.push(Status(500), Status(503), Status(502))
     started = time.monotonic()
     result = await model.generate(ask())
     assert len(result.images) == 1 and gemini.calls == 4
     assert time.monotonic() - started >= 0.01 + 0.02 + 0.04 - 0.005  # exponential delays between the attempts
 
 
-async def test_quota_exhausted_after_retries_tells_what_to_do(model, gemini):
-    gemini.push(*[Status(429)] * 4)
+async def test_429_is_left_to_the_engine_queue_with_the_wait_gemini_asked_for(model, gemini):
+    gemini.push(Status(429, retry_after=7))
     with pytest.raises(QuotaExhausted) as info:
         await model.generate(ask())
-    assert "429" in info.value.message and "quota" in info.value.message and gemini.calls == 4
+    assert "429" in info.value.message and "quota" in info.value.message
+    assert gemini.calls == 1 and info.value.retry_after == 7
 
 
 async def test_server_errors_after_retries_say_unavailable(model, gemini):

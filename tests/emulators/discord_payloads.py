@@ -18,6 +18,7 @@ from typing import Any
 
 import discord
 from aiohttp import web
+from aiohttp.multipart import BodyPartReader
 
 JSON = dict[str, Any]
 
@@ -337,6 +338,34 @@ def dm_channel_payload(channel_id: str, recipient: JSON) -> JSON:
     return {"id": channel_id, "type": CHANNEL_DM, "recipients": [recipient], "last_message_id": None, "flags": 0}
 
 
+def guild_payload(g: JSON) -> JSON:
+    """A guild object (REST `GET /guilds/{id}`; GUILD_CREATE adds channels, threads, members)."""
+    return {
+        "id": g["id"],
+        "name": g["name"],
+        "icon": None,
+        "splash": None,
+        "banner": None,
+        "description": None,
+        "owner_id": g["owner_id"],
+        "roles": list(g["roles"].values()),
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "premium_tier": g["premium_tier"],
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "system_channel_id": None,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "mfa_level": 0,
+        "nsfw_level": 0,
+        "vanity_url_code": None,
+    }
+
+
 def rest_message(message: JSON) -> JSON:
     """A message as REST returns it: no `guild_id`/`member` (those come only with gateway events)."""
     return {k: v for k, v in message.items() if k not in ("guild_id", "member")}
@@ -458,10 +487,13 @@ def command_response(cmd: JSON, command_id: str, application_id: str, guild_id: 
     """What Discord returns for a registered command: the body plus ids and defaulted fields."""
 
     def fill(options: list[JSON]) -> list[JSON]:
-        return [
-            {**o, "description": o.get("description", ""), **({"options": fill(o["options"])} if "options" in o else {})}
-            for o in options
-        ]
+        out = []
+        for o in options:
+            o = {**o, "description": o.get("description", "")}
+            if "options" in o:
+                o["options"] = fill(o["options"] or [])
+            out.append(o)
+        return out
 
     out: JSON = {
         **cmd,
@@ -478,3 +510,48 @@ def command_response(cmd: JSON, command_id: str, application_id: str, guild_id: 
     if guild_id is not None:
         out["guild_id"] = guild_id
     return out
+
+
+def modal_submit_components(components: list[JSON], values: dict[str, Any], used: set[str]) -> list[JSON]:
+    """Mirror a modal's layout as a MODAL_SUBMIT `data.components` tree, filling in the values."""
+    out: list[JSON] = []
+    for c in components:
+        kind = c.get("type")
+        if kind == 1:
+            out.append({"type": 1, "components": modal_submit_components(c.get("components") or [], values, used)})
+        elif kind == 18:
+            inner = modal_submit_components([c["component"]], values, used)
+            if inner:
+                out.append({"type": 18, "id": c.get("id", 0), "component": inner[0]})
+        elif kind == 4:
+            used.add(c["custom_id"])
+            value = values.get(c["custom_id"], c.get("value") or "")
+            out.append({"type": 4, "custom_id": c["custom_id"], "value": value})
+        elif kind in (3, 5, 6, 7, 8):
+            used.add(c["custom_id"])
+            out.append({"type": kind, "custom_id": c["custom_id"], "values": list(values.get(c["custom_id"], []))})
+    return out
+
+
+async def read_body(request: web.Request) -> tuple[Any, list[UploadedPart]]:
+    """JSON body, or multipart `payload_json` + `files[n]` parts, as discord.py sends them."""
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        payload: Any = None
+        parts: list[UploadedPart] = []
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            data = bytes(await part.read(decode=False))
+            if part.name == "payload_json":
+                payload = json.loads(data or b"null")
+            else:
+                parts.append(UploadedPart(part.name or "", part.filename or "", part.headers.get("Content-Type"), data))
+        return payload, parts
+    raw = await request.read()
+    if not raw:
+        return None, []
+    try:
+        return json.loads(raw), []
+    except ValueError:
+        return raw.decode(errors="replace"), []

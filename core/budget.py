@@ -1,0 +1,169 @@
+"""Spend limits that hold under concurrency: a request reserves its estimated cost before Gemini is called, and
+the reservation is settled (by the usage row) or released afterwards.
+
+Checks and reservations happen under one lock, counting what is recorded plus what is reserved, so concurrent
+requests can never overshoot a budget by more than one image's estimate. Days and months are UTC; the clock is
+injected so tests can cross a boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.costs import Prices
+from core.events import LimitReached, ThreadKey, User
+from core.store import Store
+
+
+@dataclass(frozen=True)
+class Limits:
+    user_daily_images: int | None = None
+    space_daily_usd: float | None = None
+    space_monthly_usd: float | None = None
+
+
+def day_start(now: float) -> float:
+    moment = datetime.fromtimestamp(now, UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def month_start(now: float) -> float:
+    moment = datetime.fromtimestamp(now, UTC)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def next_month(now: float) -> float:
+    start = datetime.fromtimestamp(month_start(now), UTC)
+    return (start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+            ).timestamp()
+
+
+def _resets(at: float, now: float) -> str:
+    left = max(0, int(at - now))
+    when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"It resets at {when} (in {left // 3600} h {left % 3600 // 60} min)."
+
+
+@dataclass
+class _Hold:
+    platform: str
+    space: str
+    user: str
+    usd: float
+
+
+class Accountant:
+    def __init__(self, store: Store, limits: Limits, prices: Prices, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self.limits = limits
+        self.prices = prices
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._holds: set[int] = set()
+        self._by_id: dict[int, _Hold] = {}
+
+    @asynccontextmanager
+    async def reserve(
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool
+    ) -> AsyncIterator[None]:
+        """Hold the estimate while the request runs; raise LimitReached naming the limit and when it resets.
+
+        Record the turn's usage inside the block: the hold is dropped only after the real cost is counted.
+        """
+        estimate = self.prices.estimate(model, size, inputs)
+        async with self._lock:
+            await self._check(key, user, estimate, exempt)
+            hold = _Hold(key.platform, key.space, user.id, estimate)
+            self._by_id[id(hold)] = hold
+        try:
+            yield
+        finally:
+            del self._by_id[id(hold)]
+
+    def _held(self, predicate: Callable[[_Hold], bool]) -> tuple[int, float]:
+        holds = [h for h in self._by_id.values() if predicate(h)]
+        return len(holds), sum(h.usd for h in holds)
+
+    async def _check(self, key: ThreadKey, user: User, estimate: float, exempt: bool) -> None:
+        now = self.clock()
+        limits = self.limits
+        if limits.user_daily_images is not None and not exempt:
+            images, _ = await self._store.user_totals(key.platform, user.id, day_start(now))
+            held, _ = self._held(lambda h: h.platform == key.platform and h.user == user.id)
+            if images + held >= limits.user_daily_images:
+                raise LimitReached(
+                    f"You have reached your daily limit of {limits.user_daily_images} images. "
+                    + _resets(day_start(now) + 86_400, now),
+                    reason="user_daily_images",
+                )
+        same_space = lambda h: h.platform == key.platform and h.space == key.space  # noqa: E731
+        _, held_usd = self._held(same_space)
+        if limits.space_daily_usd is not None:
+            spent = await self._store.space_spend(key.platform, key.space, day_start(now))
+            if spent + held_usd + estimate > limits.space_daily_usd + 1e-9:
+                raise LimitReached(
+                    f"This server/workspace has used its daily image budget (${spent:.2f} of "
+                    f"${limits.space_daily_usd:.2f}). " + _resets(day_start(now) + 86_400, now),
+                    reason="space_daily_usd",
+                )
+        if limits.space_monthly_usd is not None:
+            spent = await self._store.space_spend(key.platform, key.space, month_start(now))
+            if spent + held_usd + estimate > limits.space_monthly_usd + 1e-9:
+                raise LimitReached(
+                    f"This server/workspace has used its monthly image budget (${spent:.2f} of "
+                    f"${limits.space_monthly_usd:.2f}). " + _resets(next_month(now), now),
+                    reason="space_monthly_usd",
+                )
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    user_images_today: int
+    user_cost_today: float
+    user_images_month: int
+    user_cost_month: float
+    space_cost_today: float
+    space_cost_month: float
+    limits: Limits
+    top_users: tuple[tuple[str, int, float], ...] = ()
+
+    def lines(self) -> list[str]:
+        """The report in plain words; adapters format it for their platform."""
+        daily = f" of {self.limits.user_daily_images}" if self.limits.user_daily_images is not None else ""
+        lines = [
+            f"You: {self.user_images_today}{daily} images today (${self.user_cost_today:.2f}), "
+            f"{self.user_images_month} this month (${self.user_cost_month:.2f}).",
+        ]
+        day_cap = f" of ${self.limits.space_daily_usd:.2f}" if self.limits.space_daily_usd is not None else ""
+        month_cap = f" of ${self.limits.space_monthly_usd:.2f}" if self.limits.space_monthly_usd is not None else ""
+        lines.append(
+            f"This server/workspace: ${self.space_cost_today:.2f}{day_cap} today, "
+            f"${self.space_cost_month:.2f}{month_cap} this month."
+        )
+        if self.top_users:
+            lines.append("Top users this month: " + ", ".join(
+                f"{user} {images} images ${cost:.2f}" for user, images, cost in self.top_users
+            ))
+        return lines
+
+
+async def usage_report(store: Store, accountant: Accountant, key: ThreadKey, user: User, admin: bool) -> UsageReport:
+    now = accountant.clock()
+    today, month = day_start(now), month_start(now)
+    images_today, cost_today = await store.user_totals(key.platform, user.id, today)
+    images_month, cost_month = await store.user_totals(key.platform, user.id, month)
+    return UsageReport(
+        images_today, cost_today, images_month, cost_month,
+        await store.space_spend(key.platform, key.space, today),
+        await store.space_spend(key.platform, key.space, month),
+        accountant.limits,
+        tuple(await store.top_users(key.platform, key.space, month)) if admin else (),
+    )
+
+
+__all__ = ["Accountant", "Limits", "UsageReport", "day_start", "month_start", "timedelta", "usage_report"]
