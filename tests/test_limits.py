@@ -23,9 +23,9 @@ class Clock:
         return self.now
 
 
-def make_engine(store, model, limits=Limits(), clock=None, policy=None, **config):
+def make_engine(store, model, limits=None, clock=None, policy=None, **config):
     clock = clock or Clock("2026-11-22T12:00:00")
-    accountant = Accountant(store, limits, Prices(), clock)
+    accountant = Accountant(store, limits or Limits(), Prices(), clock)
     config = {"quota_delay_s": 0.01, **config}
     return Engine(store, model, EngineConfig(**config), policy=policy, accountant=accountant, clock=clock)
 
