@@ -87,10 +87,19 @@ class Console:
 
     async def run(self, stream: TextIO) -> None:
         async for line in lines_from(stream):
+            work = asyncio.create_task(self._line(line))
             try:
-                await self.handle_line(line)
-            except Failure as failure:
-                self.emit("error", failure.message)
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # shutting down: the engine has finished or interrupted this line's request; print its answer
+                await asyncio.wait({work}, timeout=10)
+                raise
+
+    async def _line(self, line: str) -> None:
+        try:
+            await self.handle_line(line)
+        except Failure as failure:
+            self.emit("error", failure.message)
 
     async def handle_line(self, line: str) -> None:
         line = line.strip()

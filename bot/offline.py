@@ -151,7 +151,7 @@ class GeminiStandIn:
     async def start(self) -> str:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post("/{version}/models/{model}:generateContent", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
