@@ -33,8 +33,10 @@ from tests.emulators.slack_payloads import (
     next_ts,
     sign,
 )
+from tests.emulators.slack_socket import SocketModeLink
 
 __all__ = [
+    "APP_TOKEN",
     "BOT_TOKEN",
     "DEFAULT_CHANNEL",
     "DEFAULT_USER",
@@ -59,6 +61,7 @@ __all__ = [
 ]
 
 BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-test-app-token"  # Socket Mode: only apps.connections.open takes it
 SIGNING_SECRET = "test-signing-secret"
 UPLOAD_STEP = "upload"  # fail_next() key for files_upload_v2's raw POST to the upload URL
 SCOPES = (
@@ -247,13 +250,14 @@ async def serve_bolt_app(app: Any, *, host: str = "127.0.0.1", path: str = "/sla
         await runner.cleanup()
 
 
-class SlackEmulator(SignedDeliveries, _LocalServer):
+class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
     """The Slack Web API, file hosting and response_url hooks on one local port, plus signed-request senders."""
 
     def __init__(
         self,
         *,
         bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
         signing_secret: str = SIGNING_SECRET,
         team_id: str = "T0TEAM",
         bot_user_id: str = "U0BOT",
@@ -268,11 +272,14 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
         self.team_id, self.bot_user_id, self.bot_id, self.app_id = team_id, bot_user_id, bot_id, app_id
         self.app_url = app_url
         self.tokens: set[str] = {bot_token}
+        self.app_token = app_token
+        self._init_socket_mode()
         self.trigger_ttl = 3.0  # Slack's trigger_id lifetime
         self.share_delay = 0.0  # files.info shows shares only this long after completeUploadExternal
         self.calls: list[ApiCall] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.deleted: list[dict[str, Any]] = []
+        self.deleted_files: list[str] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.reactions: dict[tuple[str, str], list[str]] = {}
         self.views: dict[str, dict[str, Any]] = {}
@@ -311,7 +318,9 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "files.info": self._file_info,
+            "files.delete": self._delete_file,
             "assistant.threads.setStatus": lambda a: {},
+            "apps.connections.open": self._connections_open,
         }
 
     # ---- lifecycle and URLs
@@ -323,6 +332,7 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
 
     async def stop(self) -> None:
         await self.close_deliveries()
+        await self.close_sockets()
         await super().stop()
 
     def _routes(self) -> list[web.RouteDef]:
@@ -331,6 +341,7 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
             web.post("/upload/v1/{file_id}", self._upload),
             web.get("/files-pri/{key}/{tail:.*}", self._serve_file),
             web.post("/hooks/{kind}/{channel}/{n}", self._hook),
+            web.get("/link/", self._link),
         ]
 
     # ---- scripting
@@ -463,7 +474,10 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
         try:
             if token is None:
                 raise _SlackError("not_authed")
-            if token not in self.tokens:
+            if method == "apps.connections.open":  # the one method that wants the xapp- token
+                if token != self.app_token:
+                    raise _SlackError("not_allowed_token_type" if token in self.tokens else "invalid_auth")
+            elif token not in self.tokens:
                 raise _SlackError("invalid_auth")
             if fault:
                 raise _SlackError(fault.error or "fatal_error")
@@ -494,6 +508,8 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
         file_id = request.match_info["key"].split("-", 1)[-1]
         auth = request.headers.get("Authorization")
         authorized = auth is not None and auth.startswith("Bearer ") and auth[len("Bearer ") :] in self.tokens
+        # without files:read, a valid token still gets the sign-in page, as on real Slack
+        authorized = authorized and "files:read" in self.scopes.split(",")
         fetch = FileFetch(request.path, file_id, auth, 200, False)
         self.file_fetches.append(fetch)
         if not authorized:  # real Slack answers a login page, not a 401
@@ -686,6 +702,24 @@ class SlackEmulator(SignedDeliveries, _LocalServer):
         obj = self.files.get(args.get("file", "")) or _raise("file_not_found")
         shared = time.monotonic() >= self._shared_at.get(obj["id"], float("inf"))
         return {"file": self._public_file(obj, shares=shared)}
+
+    def _delete_file(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A bot may delete the files it uploaded; a message left with neither files nor text goes with them."""
+        file_id = args.get("file", "")
+        obj = self.files.get(file_id) or _raise("file_not_found")
+        if obj.get("user") != self.bot_user_id:
+            raise _SlackError("cant_delete_file")
+        del self.files[file_id]
+        self.file_bytes.pop(file_id, None)
+        self.deleted_files.append(file_id)
+        for channel, history in self.messages.items():
+            for msg in list(history):
+                if any(f.get("id") == file_id for f in msg.get("files") or ()):
+                    msg["files"] = [f for f in msg["files"] if f.get("id") != file_id]
+                    if not msg["files"] and not msg.get("text"):
+                        history.remove(msg)
+                        self.deleted.append({"channel": channel, **msg})
+        return {}
 
     # ---- helpers for the methods
 
