@@ -66,11 +66,14 @@ class GeminiEmulator(GeminiStandIn):
         latency: float = 0.0,
         image: Callable[[WireRequest], bytes] | None = None,
         check_signatures: bool = True,
+        keep_requests: bool = True,
     ) -> None:
         super().__init__()
         self.latency = latency
         self.image = image
         self.check_signatures = check_signatures
+        self.keep_requests = keep_requests
+        self.sizes: list[int] = []  # every request's body size, kept even when the requests are not
         self.script: deque[Scripted] = deque()
         self.requests: list[WireRequest] = []
         # sha256 of an image we returned -> the signatures given with it (one image may be drawn twice)
@@ -83,14 +86,21 @@ class GeminiEmulator(GeminiStandIn):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
-        wire = parse_request(request.match_info["model"], await request.read())
-        self.requests.append(wire)
+        body = await request.read()
+        received = asyncio.get_running_loop().time()
+        wire = parse_request(request.match_info["model"], body)
+        self.sizes.append(wire.body_bytes)
+        if self.keep_requests:
+            self.requests.append(wire)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            return await self._scripted(wire, request)
+            response = await self._scripted(wire, request)
+            # `latency` is the model's time from a received request to its answer, its own work included
+            remaining = self.latency - (asyncio.get_running_loop().time() - received)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+            return response
         finally:
             self.in_flight -= 1
 
@@ -155,3 +165,53 @@ class GeminiEmulator(GeminiStandIn):
 
 
 __all__ = ["Block", "Finish", "GeminiEmulator", "Status", "TextOnly", "WireRequest", "parse_request"]
+
+
+def unique_png(base: bytes, n: int) -> bytes:
+    """`base` with a text chunk naming `n` after its header: a distinct image of the same size, made for free."""
+    import struct
+    import zlib
+
+    chunk = b"tEXt" + b"n\x00" + str(n).encode()
+    packed = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return base[:33] + packed + base[33:]  # 8-byte signature + 25-byte IHDR chunk
+
+
+def photo_like_png(kib: int) -> bytes:
+    """A 1024×1024 PNG of about `kib` KiB: noise over part of it, flat elsewhere (a photo compresses similarly)."""
+    import io
+    import random
+
+    from PIL import Image
+
+    rows = max(1, min(1024, kib * 1024 // (1024 * 3)))
+    image = Image.new("RGB", (1024, 1024), (90, 120, 160))
+    image.paste(Image.frombytes("RGB", (1024, rows), random.Random(1).randbytes(1024 * rows * 3)), (0, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def main() -> None:
+    """`python -m tests.emulators.gemini [--latency S] [--image-kib N]`: serve until stdin closes (benchmarks)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--image-kib", type=int, default=0, help="answer with distinct 1K images of about this size")
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        base = photo_like_png(args.image_kib) if args.image_kib else None
+        emulator = GeminiEmulator(latency=args.latency, check_signatures=False, keep_requests=False,
+                                  image=(lambda wire: unique_png(base, len(emulator.sizes))) if base else None)
+        print(await emulator.start(), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await emulator.stop()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

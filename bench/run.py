@@ -1,0 +1,192 @@
+"""Benchmarks: the engine and adapters against the local emulators, with a configurable model latency.
+
+`python -m bench.run [--quick]` prints a Markdown table; the README quotes its output. The Gemini emulator runs
+in its own process, so its CPU time and memory are not counted as the bot's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from core.budget import Accountant, Limits
+from core.costs import Prices
+from core.engine import Engine, EngineConfig
+from core.events import NextTurn, StartThread, ThreadKey, User
+from core.model import GeminiConfig, GeminiModel
+from core.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 2**20
+PHOTO_KIB = 1500  # a real 1K Gemini PNG is 1-2 MB
+SMALL_KIB = 100  # for runs of thousands of turns, so the database stays small
+USER = User("bench")
+
+
+@contextlib.asynccontextmanager
+async def emulator(latency: float, image_kib: int) -> AsyncIterator[str]:
+    """A Gemini emulator in a child process answering with distinct 1K images of about `image_kib` KiB."""
+    args = [sys.executable, "-m", "tests.emulators.gemini", "--latency", str(latency), "--image-kib", str(image_kib)]
+    process = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stdin is not None
+    url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    try:
+        yield url
+    finally:
+        process.stdin.close()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+@contextlib.asynccontextmanager
+async def engine_at(url: str, db: Path, **config) -> AsyncIterator[Engine]:
+    store = await Store.open(db)
+    model = GeminiModel(GeminiConfig(api_key="bench", base_url=url, attempts=1, timeout_s=600))
+    try:
+        yield Engine(store, model, EngineConfig(**config), accountant=Accountant(store, Limits(), Prices()))
+    finally:
+        await model.aclose()
+        await store.close()
+
+
+async def overhead(latency: float, turns: int) -> dict[str, float]:
+    """Refinement turns: event in → reply out, divided by the model's latency."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with emulator(latency, PHOTO_KIB) as url, engine_at(url, Path(tmp) / "b.db") as engine:
+            key = ThreadKey("bench", "s", "c", "overhead")
+            await engine.handle(StartThread(key, USER, "a red fox in the snow"))
+            times = []
+            for i in range(turns):
+                started = time.perf_counter()
+                reply = await engine.handle(NextTurn(key, USER, f"refinement {i}"))
+                times.append(time.perf_counter() - started)
+                assert reply.ok and reply.images, reply.failure
+    median = statistics.median(times)
+    return {"median_s": median, "ratio": median / latency, "worst_ratio": max(times) / latency}
+
+
+async def throughput(requests: int, cap: int, latency: float) -> dict[str, float]:
+    """`requests` simultaneous new threads, `cap` in flight: total time against the ideal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with emulator(latency, SMALL_KIB) as url, engine_at(url, Path(tmp) / "b.db", max_concurrency=cap,
+                                                                        max_waiting=requests) as engine:
+            started = time.perf_counter()
+            replies = await asyncio.gather(*(
+                engine.handle(StartThread(ThreadKey("bench", "s", "c", str(i)), User(f"u{i % 20}"), f"fox {i}"))
+                for i in range(requests)
+            ))
+            total = time.perf_counter() - started
+            turn_ids = [r.turn_id for r in replies if r.ok]
+    ideal = requests / cap * latency
+    return {"total_s": total, "ideal_s": ideal, "ratio": total / ideal, "answered": len(turn_ids),
+            "unique": len(set(turn_ids))}
+
+
+async def request_sizes(points: tuple[int, ...]) -> dict[int, int]:
+    """Request body size at given turn numbers of one long thread."""
+    sizes: dict[int, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with emulator(0.0, PHOTO_KIB) as url, engine_at(url, Path(tmp) / "b.db") as engine:
+            key = ThreadKey("bench", "s", "c", "long")
+            model = engine._model  # to read request sizes the client sent, wrap the transport once
+            sent: list[int] = []
+            original = model.generate
+
+            async def measured(request):
+                from google.genai import types
+
+                contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
+                sent.append(sum(len(c.model_dump_json(exclude_none=True)) for c in contents))
+                return await original(request)
+
+            model.generate = measured  # type: ignore[method-assign]
+            await engine.handle(StartThread(key, USER, "turn 1"))
+            for turn in range(2, max(points) + 1):
+                reply = await engine.handle(NextTurn(key, USER, f"turn {turn}"))
+                assert reply.ok, reply.failure
+            sizes = {p: sent[p - 1] for p in points}
+    return sizes
+
+
+async def memory(threads: int, turns: int) -> dict[str, float]:
+    """Peak RSS of this process after `threads` threads of `turns` turns each (emulator in its own process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with emulator(0.0, SMALL_KIB) as url, engine_at(url, Path(tmp) / "b.db", max_concurrency=4,
+                                                                     max_waiting=1000) as engine:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            started = time.perf_counter()
+
+            async def conversation(n: int) -> None:
+                key = ThreadKey("bench", "s", "c", f"m{n}")
+                await engine.handle(StartThread(key, User(f"u{n % 50}"), f"thread {n}"))
+                for turn in range(turns - 1):
+                    await engine.handle(NextTurn(key, User(f"u{n % 50}"), f"turn {turn}"))
+
+            for batch in range(0, threads, 50):
+                await asyncio.gather(*(conversation(n) for n in range(batch, min(threads, batch + 50))))
+            elapsed = time.perf_counter() - started
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            db_size = os.path.getsize(Path(tmp) / "b.db") / MiB
+    return {"peak_rss_mb": peak, "rss_before_mb": before, "seconds": elapsed, "db_mb": db_size,
+            "turns": threads * turns}
+
+
+async def history_load(turns: int, repeats: int = 20) -> dict[str, float]:
+    """Time to load a `turns`-turn thread's whole history from SQLite (one query)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with emulator(0.0, SMALL_KIB) as url, engine_at(url, Path(tmp) / "b.db") as engine:
+            key = ThreadKey("bench", "s", "c", "h")
+            await engine.handle(StartThread(key, USER, "start"))
+            for turn in range(turns - 1):
+                await engine.handle(NextTurn(key, USER, f"turn {turn}"))
+            store = engine.store
+            thread = await store.get_thread(key)
+            assert thread is not None
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                history = await store.history(thread.id, 10**12, turns, 10**12)
+                times.append(time.perf_counter() - started)
+            assert len(history) == 2 * turns
+    return {"median_ms": statistics.median(times) * 1000, "turns": turns}
+
+
+async def main(quick: bool) -> None:
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; emulator in a separate process\n")
+    result = await overhead(1.0, 5 if quick else 10)
+    print(f"- overhead, engine refinement turn at 1 s latency ({PHOTO_KIB} KiB 1K images): median {result['median_s']:.3f} s, "
+          f"ratio {result['ratio']:.3f} (worst {result['worst_ratio']:.3f}); target ≤ 1.02")
+    n = 40 if quick else 200
+    result = await throughput(n, 4, 0.5)
+    print(f"- throughput, {n} simultaneous requests ({SMALL_KIB} KiB images), cap 4, 0.5 s latency: {result['total_s']:.2f} s vs ideal "
+          f"{result['ideal_s']:.1f} s = {result['ratio']:.3f}; answered {result['answered']}, unique "
+          f"{result['unique']}; target ≤ 1.05")
+    points = (1, 5, 25) if quick else (1, 5, 25, 100)
+    sizes = await request_sizes(points)
+    print("- request size by turn: " + ", ".join(f"turn {p}: {s / 1024:.0f} KiB" for p, s in sizes.items())
+          + f"; limit {20 * 1024} KiB")
+    result = await history_load(100)
+    print(f"- load a 100-turn thread's history ({SMALL_KIB} KiB images): median {result['median_ms']:.1f} ms")
+    threads = 100 if quick else 1000
+    result = await memory(threads, 5)
+    print(f"- memory after {threads} threads × 5 turns of {SMALL_KIB} KiB images ({result['turns']} turns in {result['seconds']:.0f} s): "
+          f"peak RSS {result['peak_rss_mb']:.0f} MB (before {result['rss_before_mb']:.0f} MB); "
+          f"database {result['db_mb']:.0f} MB; target < 200 MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    asyncio.run(main(parser.parse_args().quick))
