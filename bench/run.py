@@ -1,6 +1,6 @@
 """Benchmarks: the engine and adapters against the local emulators, with a configurable model latency.
 
-`python -m bench.run [--quick]` prints a Markdown table; the README quotes its output. The Gemini emulator runs
+`python -m bench.run [--quick]` prints one line per measurement; the README quotes its output. The Gemini emulator runs
 in its own process, so its CPU time and memory are not counted as the bot's.
 """
 
@@ -61,10 +61,10 @@ async def engine_at(url: str, db: Path, **config) -> AsyncIterator[Engine]:
         await store.close()
 
 
-async def overhead(latency: float, turns: int) -> dict[str, float]:
+async def overhead(latency: float, turns: int, kib: int) -> dict[str, float]:
     """Refinement turns: event in → reply out, divided by the model's latency."""
     with tempfile.TemporaryDirectory() as tmp:
-        async with emulator(latency, PHOTO_KIB) as url, engine_at(url, Path(tmp) / "b.db") as engine:
+        async with emulator(latency, kib) as url, engine_at(url, Path(tmp) / "b.db") as engine:
             key = ThreadKey("bench", "s", "c", "overhead")
             await engine.handle(StartThread(key, USER, "a red fox in the snow"))
             times = []
@@ -125,7 +125,6 @@ async def memory(threads: int, turns: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         async with emulator(0.0, SMALL_KIB) as url, engine_at(url, Path(tmp) / "b.db", max_concurrency=4,
                                                                      max_waiting=1000) as engine:
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             started = time.perf_counter()
 
             async def conversation(n: int) -> None:
@@ -138,8 +137,8 @@ async def memory(threads: int, turns: int) -> dict[str, float]:
                 await asyncio.gather(*(conversation(n) for n in range(batch, min(threads, batch + 50))))
             elapsed = time.perf_counter() - started
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            db_size = os.path.getsize(Path(tmp) / "b.db") / MiB
-    return {"peak_rss_mb": peak, "rss_before_mb": before, "seconds": elapsed, "db_mb": db_size,
+            db_size = sum(f.stat().st_size for f in Path(tmp).glob("b.db*")) / MiB  # noqa: ASYNC240
+    return {"peak_rss_mb": peak, "seconds": elapsed, "db_mb": db_size,
             "turns": threads * turns}
 
 
@@ -163,30 +162,51 @@ async def history_load(turns: int, repeats: int = 20) -> dict[str, float]:
     return {"median_ms": statistics.median(times) * 1000, "turns": turns}
 
 
-async def main(quick: bool) -> None:
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; emulator in a separate process\n")
-    result = await overhead(1.0, 5 if quick else 10)
-    print(f"- overhead, engine refinement turn at 1 s latency ({PHOTO_KIB} KiB 1K images): median {result['median_s']:.3f} s, "
-          f"ratio {result['ratio']:.3f} (worst {result['worst_ratio']:.3f}); target ≤ 1.02")
-    n = 40 if quick else 200
-    result = await throughput(n, 4, 0.5)
-    print(f"- throughput, {n} simultaneous requests ({SMALL_KIB} KiB images), cap 4, 0.5 s latency: {result['total_s']:.2f} s vs ideal "
-          f"{result['ideal_s']:.1f} s = {result['ratio']:.3f}; answered {result['answered']}, unique "
-          f"{result['unique']}; target ≤ 1.05")
-    points = (1, 5, 25) if quick else (1, 5, 25, 100)
-    sizes = await request_sizes(points)
-    print("- request size by turn: " + ", ".join(f"turn {p}: {s / 1024:.0f} KiB" for p, s in sizes.items())
-          + f"; limit {20 * 1024} KiB")
-    result = await history_load(100)
-    print(f"- load a 100-turn thread's history ({SMALL_KIB} KiB images): median {result['median_ms']:.1f} ms")
-    threads = 100 if quick else 1000
-    result = await memory(threads, 5)
-    print(f"- memory after {threads} threads × 5 turns of {SMALL_KIB} KiB images ({result['turns']} turns in {result['seconds']:.0f} s): "
-          f"peak RSS {result['peak_rss_mb']:.0f} MB (before {result['rss_before_mb']:.0f} MB); "
-          f"database {result['db_mb']:.0f} MB; target < 200 MB")
+async def section(name: str, quick: bool) -> None:
+    if name == "overhead":
+        for kib in (SMALL_KIB, PHOTO_KIB):
+            result = await overhead(1.0, 5 if quick else 10, kib)
+            print(f"- overhead, refinement turn at 1 s latency, {kib} KiB 1K images: median {result['median_s']:.3f} s"
+                  f", ratio {result['ratio']:.3f} (worst {result['worst_ratio']:.3f}); target ≤ 1.02")
+    elif name == "throughput":
+        n = 40 if quick else 200
+        result = await throughput(n, 4, 0.5)
+        print(f"- throughput, {n} simultaneous requests in {n} threads ({SMALL_KIB} KiB images), cap 4, 0.5 s "
+              f"latency: {result['total_s']:.2f} s vs ideal {result['ideal_s']:.1f} s = {result['ratio']:.3f}; "
+              f"answered {result['answered']}, unique {result['unique']}; target ≤ 1.05")
+    elif name == "sizes":
+        points = (1, 5, 25) if quick else (1, 5, 25, 100)
+        sizes = await request_sizes(points)
+        print(f"- request size by turn ({PHOTO_KIB} KiB images): "
+              + ", ".join(f"turn {p}: {s / MiB:.1f} MiB" for p, s in sizes.items()) + "; limit 20 MiB")
+    elif name == "history":
+        result = await history_load(100)
+        print(f"- load a 100-turn thread's history ({SMALL_KIB} KiB images): median {result['median_ms']:.1f} ms")
+    elif name == "memory":
+        threads = 100 if quick else 1000
+        result = await memory(threads, 5)
+        print(f"- memory, {threads} threads × 5 turns of {SMALL_KIB} KiB images ({result['turns']} turns in "
+              f"{result['seconds']:.0f} s): peak RSS {result['peak_rss_mb']:.0f} MB; database "
+              f"{result['db_mb']:.0f} MB; target < 200 MB")
+
+
+SECTIONS = ("overhead", "throughput", "sizes", "history", "memory")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    parser.add_argument("--only", choices=SECTIONS, help="run one section in this process")
+    args = parser.parse_args()
+    if args.only:
+        asyncio.run(section(args.only, args.quick))
+        return
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; each section in a fresh process, the Gemini "
+          "emulator in another", flush=True)
+    for name in SECTIONS:  # a fresh process each, so one section's memory peak is not another's
+        subprocess.run([sys.executable, "-m", "bench.run", "--only", name, *(["--quick"] if args.quick else [])],
+                       cwd=ROOT, check=True)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
-    asyncio.run(main(parser.parse_args().quick))
+    main()
