@@ -96,23 +96,35 @@ def parse_request(model: str, body: bytes) -> WireRequest:
     )
 
 
-def draw(prompt: str, width: int, height: int, inputs: list[bytes]) -> bytes:
-    """A PNG of the prompt's words on a colour taken from them, with any input images pasted in."""
+def draw(prompt: str, width: int, height: int, inputs: list[bytes], base: bytes | None = None, row: int = 0) -> bytes:
+    """A PNG of the prompt's words: over `base` (the picture being refined) or a colour taken from the words,
+    with any input images pasted along the bottom; `row` moves the words down for each earlier turn."""
     seed = hashlib.sha256(prompt.encode()).digest()
     image = Image.new("RGB", (width, height), (seed[0] // 2 + 64, seed[1] // 2 + 64, seed[2] // 2 + 64))
-    pen = ImageDraw.Draw(image)
+    if base is not None:
+        try:
+            with Image.open(io.BytesIO(base)) as previous:
+                image.paste(previous.convert("RGB").resize((width, height)))
+            tint = Image.new("RGB", (width, height), (seed[0], seed[1], seed[2]))
+            image = Image.blend(image, tint, 0.25)  # each refinement visibly changes the picture
+        except Exception:  # the stand-in draws what it can
+            log.debug("could not use the previous image")
     if inputs:
-        slot = (width // max(1, len(inputs)), height // 2)
+        slot = (width // len(inputs), height // 2)
         for i, data in enumerate(inputs):
             try:
                 with Image.open(io.BytesIO(data)) as pasted:
                     pasted.thumbnail(slot)
-                    image.paste(pasted.convert("RGB"), (i * slot[0], height // 2))
-            except Exception:  # the stand-in draws what it can; the bot validated inputs already
+                    image.paste(pasted.convert("RGB"), (i * slot[0], height - pasted.height))
+            except Exception:  # the bot validated inputs already
                 log.debug("could not paste input %d", i)
+    pen = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=max(12, min(width, height) // 16))
-    lines = textwrap.wrap(prompt or "(no prompt)", width=max(8, width // max(8, min(width, height) // 28)))[:6]
-    pen.multiline_text((width // 20, height // 20), "\n".join(lines), fill=(255, 255, 255), font=font)
+    lines = textwrap.wrap(prompt or "(no prompt)", width=max(8, width // max(8, min(width, height) // 28)))[:3]
+    step = font.size * 2  # a line and a gap per earlier turn, wrapping back to the top
+    top = height // 20 + (row * step) % max(step, height - 2 * step)
+    pen.multiline_text((width // 20, top), "\n".join(lines), fill=(255, 255, 255), font=font,
+                       stroke_width=2, stroke_fill=(0, 0, 0))
     out = io.BytesIO()
     image.save(out, "PNG", compress_level=1)
     return out.getvalue()
@@ -172,9 +184,11 @@ class GeminiStandIn:
     async def answer(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
         """Draw the prompt at the size Gemini would; subclasses script other answers."""
         width, height = dimensions(wire.aspect_ratio, wire.image_size)
-        # an edit pastes its input images; a refinement pastes the picture it refines
-        inputs = wire.input_images or [image for image in [wire.previous_image] if image]
-        png = await asyncio.to_thread(draw, wire.prompt, width, height, inputs)
+        # an edit pastes its input images; a refinement draws over the picture it refines
+        turns = sum(1 for content in wire.contents[:-1] if content.get("role") == "model")
+        png = await asyncio.to_thread(
+            draw, wire.prompt, width, height, wire.input_images, wire.previous_image, turns
+        )
         return web.json_response(self.image_response(png, wire))
 
     def image_response(self, png: bytes, wire: WireRequest) -> dict[str, Any]:
