@@ -125,3 +125,18 @@ async def test_engine_cancel_by_ticket(store, model, gemini):
     assert isinstance(reply.failure, Cancelled) and (await first).ok
     assert gemini.calls == 1
     assert (await store.get_turn(reply.turn_id)).status == "failed"  # the request is kept for a reroll
+
+
+async def test_engine_serves_a_second_user_before_the_first_users_backlog(store, model, gemini):
+    from core.engine import Engine, EngineConfig
+
+    engine = Engine(store, model, EngineConfig(max_concurrency=1))
+    gemini.latency = 0.05
+    alice = [asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", f"a{i}"), User("alice"), f"a{i}")))
+             for i in range(6)]
+    await asyncio.sleep(0.01)
+    bob = await engine.handle(StartThread(ThreadKey("x", "s", "c", "b"), User("bob"), "bob's fox"))
+    assert bob.ok
+    order = [wire.prompt for wire in gemini.requests]
+    assert order.index("bob's fox") <= 2, order  # behind at most the one running and the one next in rotation
+    assert all((await task).ok for task in alice)
