@@ -139,4 +139,4 @@ async def test_engine_serves_a_second_user_before_the_first_users_backlog(store,
     assert bob.ok
     order = [wire.prompt for wire in gemini.requests]
     assert order.index("bob's fox") <= 2, order  # behind at most the one running and the one next in rotation
-    assert all((await task).ok for task in alice)
+    assert all(reply.ok for reply in await asyncio.gather(*alice))
