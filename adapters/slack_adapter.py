@@ -1,0 +1,210 @@
+"""The Slack adapter (slack-bolt, async): /imagine, conversations in bot threads, mention edits, plus the shortcut
+and buttons of `slack_interactive`, served over HTTP (/slack/events) or Socket Mode. Entry: `run(engine, settings)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+    async_default_handlers,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_files import Downloader
+from adapters.slack_interactive import Interactive
+from adapters.slack_io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack_translate import (
+    COMMAND,
+    USAGE,
+    failure_text,
+    file_refs,
+    mentions,
+    root_text,
+    strip_mentions,
+    thread_key,
+)
+from bot.settings import Settings, SettingsError
+from core.engine import Engine
+from core.events import EditImages, Failure, NextTurn, Options, StartThread, UnsupportedOption, User
+from core.options import check, parse_flags
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+DEFAULT_API_URL = "https://slack.com/api/"
+USER_SUBTYPES = (None, "file_share", "thread_broadcast")  # what people post; edits, joins and bot posts are not turns
+SEEN_LIMIT = 5000
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: SLACK_API_URL as its base; 429s retried after Retry-After, 500 and 503 retried."""
+    handlers = [
+        *async_default_handlers(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return AsyncWebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url or DEFAULT_API_URL, retry_handlers=handlers
+    )
+
+
+class SlackBot:
+    """The Bolt app and its listeners over one engine. Listeners ack first; the work runs in tracked tasks."""
+
+    def __init__(self, engine: Engine, settings: Settings, client: AsyncWebClient | None = None) -> None:
+        if not settings.slack_bot_token:
+            raise SettingsError(["SLACK_BOT_TOKEN is not set (the xoxb- token from your Slack app's OAuth page)"])
+        self.engine = engine
+        self.default_model = settings.gemini_model
+        client = client or make_client(settings)
+        self.io = SlackIO(client, engine, Downloader(settings.slack_bot_token, settings.slack_api_url))
+        self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=settings.slack_signing_secret)
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.app.command(COMMAND)(self.on_imagine)
+        self.app.event("message")(self.on_message)  # every subtype, so none is answered 404 and redelivered
+        self.app.event("app_mention")(self.on_mention)
+        Interactive(self.io, self.default_model).register(self.app)
+
+    async def drain(self) -> None:
+        await self.io.drain()
+
+    async def aclose(self) -> None:
+        await self.io.aclose()
+
+    # ---- /imagine
+
+    async def on_imagine(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        self.io.track()
+        try:
+            prompt, options = parse_flags(command.get("text") or "")
+            chosen = check(options, self.default_model)
+        except UnsupportedOption as problem:
+            await ack(text=f":warning: {problem.message}\n{USAGE}", response_type="ephemeral")
+            return
+        if not prompt:
+            await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
+            return
+        await ack()
+        user = User(command["user_id"], command.get("user_name") or "")
+        team = context.team_id or command.get("team_id") or ""
+        work = self._imagine(team, command["channel_id"], user, prompt, options, chosen, respond)
+        self.io.spawn(work, command["channel_id"], None, user.id)
+
+    async def _imagine(
+        self, team: str, channel: str, user: User, prompt: str, options: Options, chosen: Options,
+        respond: AsyncRespond,
+    ) -> None:
+        try:
+            root = await self.io.client.chat_postMessage(channel=channel, text=root_text(prompt, user.id, chosen))
+        except SLACK_ERRORS as error:
+            # No thread to answer in: the command's response_url still reaches the user, privately.
+            await respond(text=f":warning: {explain(error)}", response_type="ephemeral", replace_original=False)
+            return
+        key = thread_key(team, channel, root["ts"])
+        await self.io.turn(channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options))
+
+    # ---- messages and mentions
+
+    async def on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.io.track()
+        if event.get("subtype") not in USER_SUBTYPES or not _from_a_person(event, context):
+            return
+        direct = event.get("channel_type") == "im"  # in a DM every message is addressed to the bot
+        self._take(event, context, mentioned=direct or mentions(event.get("text") or "", context.bot_user_id))
+
+    async def on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.io.track()
+        if _from_a_person(event, context):
+            self._take(event, context, mentioned=True)
+
+    def _take(self, event: dict[str, Any], context: AsyncBoltContext, *, mentioned: bool) -> None:
+        if not event.get("thread_ts") and not mentioned:
+            return  # channel chatter
+        # Slack may deliver one post as both `message` and `app_mention` (and redeliver either): the first
+        # delivery to claim the post's ts answers it. Claimed synchronously, so two deliveries cannot both pass.
+        seen = (event["channel"], event["ts"])
+        if seen in self._seen:
+            return
+        self._seen[seen] = None
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        work = self._user_message(context.team_id or "", event, context.bot_user_id, mentioned)
+        self.io.spawn(work, event["channel"], event.get("thread_ts") or event["ts"], event["user"])
+
+    async def _user_message(self, team: str, event: dict[str, Any], bot_user_id: str | None, mentioned: bool) -> None:
+        channel, ts, thread_ts = event["channel"], event["ts"], event.get("thread_ts")
+        key = thread_key(team, channel, thread_ts) if thread_ts else None
+        continuing = key is not None and await self.engine.has_thread(key)
+        if not continuing and not mentioned:
+            log.debug("ignoring a message in a thread the bot did not start (%s %s)", channel, thread_ts)
+            return
+        user, where = User(event["user"]), thread_ts or ts
+        try:
+            text, options = parse_flags(strip_mentions(event.get("text") or "", bot_user_id))
+        except UnsupportedOption as problem:
+            await self.io.say(channel, where, failure_text(user.id, problem))
+            return
+        refs = file_refs(event.get("files"))
+        if not continuing and not refs and thread_ts:  # a mention in a thread under an image: that image
+            try:
+                refs = await self.io.thread_images(channel, thread_ts, ts)
+            except Failure as failure:
+                await self.io.say(channel, where, failure_text(user.id, failure))
+                return
+        # The same constructor shape: (key, user, words, images, options).
+        kind = NextTurn if continuing else EditImages if refs else StartThread
+        target = thread_key(team, channel, where)
+        await self.io.turn(channel, where, user.id, lambda images: kind(target, user, text, images, options), refs)
+
+def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:
+    # Other bots are ignored too: two bots answering each other's images would never stop.
+    return bool(event.get("user")) and not event.get("bot_id") and event["user"] != context.bot_user_id
+
+
+async def run(engine: Engine, settings: Settings, *, http: bool = False, host: str = "0.0.0.0") -> None:
+    """Serve Slack until cancelled: Socket Mode when SLACK_APP_TOKEN is set (unless `http`), else HTTP on PORT."""
+    socket_mode = bool(settings.slack_app_token) and not http
+    if not socket_mode and not settings.slack_signing_secret:
+        raise SettingsError(["Slack HTTP mode needs SLACK_SIGNING_SECRET (app settings → Basic Information)"])
+    bot = SlackBot(engine, settings)
+    try:
+        if socket_mode:
+            assert settings.slack_app_token is not None
+            await _socket_mode(bot, settings.slack_app_token)
+        else:
+            await _http_mode(bot, host, settings.port)
+    finally:
+        await bot.aclose()
+
+
+async def _http_mode(bot: SlackBot, host: str, port: int) -> None:
+    runner = web.AppRunner(bot.app.web_app(path=EVENTS_PATH, port=port), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("Slack: HTTP mode on %s:%d%s", host, port, EVENTS_PATH)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _socket_mode(bot: SlackBot, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bot.app, app_token)
+    try:
+        await handler.connect_async()
+        log.info("Slack: Socket Mode connected")
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()

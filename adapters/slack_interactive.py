@@ -1,0 +1,203 @@
+"""Slack interactivity: the "Edit image" message shortcut and its modal, and the buttons under each result
+(Reroll, Refine with its modal, Upscale, Delete). Buttons name a stored turn, so they work after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack_io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack_translate import (
+    ACTION_DELETE,
+    ACTION_REFINE,
+    ACTION_REROLL,
+    EDIT_SHORTCUT,
+    EDIT_VIEW,
+    PROMPT_BLOCK,
+    REFINE_VIEW,
+    UPSCALE_ACTION_PATTERN,
+    edit_metadata,
+    image_refs,
+    modal_prompt,
+    parse_edit_metadata,
+    parse_turn_value,
+    prompt_modal,
+    thread_key,
+)
+from core.events import EditImages, NextTurn, Options, Reroll, UnsupportedOption, User
+from core.options import check, parse_flags
+
+log = logging.getLogger(__name__)
+
+GONE = "That image's conversation no longer exists (it was cleared or deleted). Start a new one with `/imagine`."
+NO_IMAGE = "That message has no image. Use *Edit image* on a message with a picture, or start one with `/imagine`."
+STALE = "This dialog is out of date. Use Edit image on the message again."
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str]:
+    """Channel, thread and clicking user of a button press."""
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    return channel, container.get("thread_ts") or container.get("message_ts"), body["user"]["id"]
+
+
+def _user(body: dict[str, Any]) -> User:
+    return User(body["user"]["id"], body["user"].get("name") or body["user"].get("username") or "")
+
+
+class Interactive:
+    def __init__(self, io: SlackIO, default_model: str) -> None:
+        self.io = io
+        self.store = io.engine.store
+        self.default_model = default_model
+
+    def register(self, app: AsyncApp) -> None:
+        app.message_shortcut(EDIT_SHORTCUT)(self.on_edit_shortcut)
+        app.view(EDIT_VIEW)(self.on_edit_submitted)
+        app.view(REFINE_VIEW)(self.on_refine_submitted)
+        app.action(ACTION_REROLL)(self.on_reroll)
+        app.action(UPSCALE_ACTION_PATTERN)(self.on_upscale)
+        app.action(ACTION_REFINE)(self.on_refine)
+        app.action(ACTION_DELETE)(self.on_delete)
+
+    # ---- the message shortcut
+
+    async def on_edit_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any]) -> None:
+        self.io.track()
+        await ack()
+        channel, user_id = shortcut["channel"]["id"], shortcut["user"]["id"]
+        message = shortcut.get("message") or {}
+        refs = image_refs(message.get("files"))
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        if not refs or not thread_ts:
+            await self.io.ephemeral(channel, user_id, message.get("thread_ts"), NO_IMAGE)
+            return
+        # The trigger expires in 3 s, so the modal opens now and the files are fetched only on submit.
+        view = prompt_modal(EDIT_VIEW, "Edit image", "What should change?", edit_metadata(channel, thread_ts, refs))
+        await self.io.open_view(shortcut["trigger_id"], view, channel, user_id, message.get("thread_ts"))
+
+    async def on_edit_submitted(
+        self, ack: AsyncAck, view: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        self.io.track()
+        try:
+            channel, thread_ts, refs = parse_edit_metadata(view.get("private_metadata") or "")
+        except (ValueError, KeyError, TypeError):
+            await ack(response_action="errors", errors={PROMPT_BLOCK: STALE})
+            return
+        key = thread_key(context.team_id or "", channel, thread_ts)
+        thread = await self.store.get_thread(key)
+        asked = await self._modal_prompt(ack, view, thread.options if thread else Options())
+        if asked is None:
+            return
+        await ack()
+        (prompt, options), user = asked, _user(body)
+        # An image inside a bot thread: that conversation goes on (its model kept) with the image attached.
+        kind = NextTurn if thread is not None else EditImages
+        work = self.io.turn(channel, thread_ts, user.id, lambda images: kind(key, user, prompt, images, options), refs)
+        self.io.spawn(work, channel, thread_ts, user.id)
+
+    async def _modal_prompt(self, ack: AsyncAck, view: dict[str, Any], base: Options) -> tuple[str, Options] | None:
+        """The prompt and flags typed into a modal; a problem goes back into the modal, under the field."""
+        try:
+            prompt, options = parse_flags(modal_prompt(view))
+            check(options.over(base), self.default_model)
+        except UnsupportedOption as problem:
+            await ack(response_action="errors", errors={PROMPT_BLOCK: problem.message})
+            return None
+        if not prompt:
+            await ack(response_action="errors", errors={PROMPT_BLOCK: "Say what to change, for example: make it night"})
+            return None
+        return prompt, options
+
+    # ---- buttons
+
+    async def on_reroll(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        self.io.track()
+        await ack()
+        self.io.spawn(self._rerun(body, action.get("value"), None), *_where(body))
+
+    async def on_upscale(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        self.io.track()
+        await ack()
+        parsed = parse_turn_value(action.get("value"))
+        self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
+
+    async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
+        channel, thread_ts, user_id = _where(body)
+        parsed = parse_turn_value(value)
+        turn = await self.store.get_turn(parsed[0]) if parsed else None
+        if turn is None:
+            if channel:
+                await self.io.ephemeral(channel, user_id, thread_ts, GONE)
+            return
+        user, key = _user(body), turn.thread.key  # from the store: the button needs nothing from this process
+        await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.id, user, size))
+
+    async def on_refine(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        self.io.track()
+        await ack()
+        channel, thread_ts, user_id = _where(body)
+        parsed = parse_turn_value(action.get("value"))
+        if parsed is None:
+            return
+        view = prompt_modal(REFINE_VIEW, "Refine image", "What should change?", str(parsed[0]))
+        await self.io.open_view(body["trigger_id"], view, channel, user_id, thread_ts)
+
+    async def on_refine_submitted(self, ack: AsyncAck, view: dict[str, Any], body: dict[str, Any]) -> None:
+        self.io.track()
+        parsed = parse_turn_value(view.get("private_metadata"))
+        turn = await self.store.get_turn(parsed[0]) if parsed else None
+        if turn is None:
+            await ack(response_action="errors", errors={PROMPT_BLOCK: GONE})
+            return
+        asked = await self._modal_prompt(ack, view, turn.thread.options)
+        if asked is None:
+            return
+        await ack()
+        (prompt, options), user, key = asked, _user(body), turn.thread.key
+        work = self.io.turn(key.channel, key.thread, user.id,
+                            lambda images: NextTurn(key, user, prompt, images, options))
+        self.io.spawn(work, key.channel, key.thread, user.id)
+
+    async def on_delete(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        self.io.track()
+        await ack()
+        self.io.spawn(self._delete(body, action.get("value")), *_where(body))
+
+    async def _delete(self, body: dict[str, Any], value: str | None) -> None:
+        """The images go (files.delete); the buttons message says who deleted them. History stays."""
+        channel, thread_ts, user_id = _where(body)
+        message_ts = (body.get("container") or {}).get("message_ts")
+        parsed = parse_turn_value(value)
+        if channel is None or parsed is None:
+            return
+        turn = await self.store.get_turn(parsed[0])
+        requester = turn.user_id if turn else None
+        # the requester, an admin named in BOT_ADMINS, or a workspace admin/owner (asked of Slack last)
+        allowed = user_id == requester or self.io.engine.policy.is_admin("slack", User(user_id))
+        if not allowed and not await self.io.is_admin(user_id):
+            who = f"<@{requester}>, who asked for it," if requester else "the person who asked for it"
+            await self.io.ephemeral(channel, user_id, thread_ts, f"Only {who} or a workspace admin can delete this.")
+            return
+        for file_id in filter(None, parsed[1].split(",")):
+            try:
+                await self.io.client.files_delete(file=file_id)
+            except SlackApiError as error:
+                if error.response.get("error") not in ("file_not_found", "file_deleted"):
+                    await self.io.ephemeral(channel, user_id, thread_ts, f":warning: {explain(error)}")
+                    return
+            except SLACK_ERRORS as error:
+                await self.io.ephemeral(channel, user_id, thread_ts, f":warning: {explain(error)}")
+                return
+        if message_ts:
+            try:
+                await self.io.client.chat_update(
+                    channel=channel, ts=message_ts, text=f":wastebasket: Image deleted by <@{user_id}>.", blocks=[]
+                )
+            except SLACK_ERRORS as error:
+                log.warning("could not mark %s as deleted: %s", message_ts, error)

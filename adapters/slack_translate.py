@@ -1,0 +1,294 @@
+"""Pure translation between Slack payloads and the core: thread keys, mentions, file references, the token host
+allow-list, Block Kit for results and modals, button values, and Slack errors in words a user can act on.
+
+No I/O here: `slack_adapter` does the calls. Nothing in this module imports slack_bolt or slack_sdk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.events import Failure, Options, Reply, ThreadKey
+from core.options import resolve_model
+
+PLATFORM = "slack"
+COMMAND = "/imagine"
+EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback_id (slack-manifest.yml)
+EDIT_VIEW = "imagine_edit_modal"
+REFINE_VIEW = "imagine_refine_modal"
+ACTION_REROLL = "imagine_reroll"
+ACTION_REFINE = "imagine_refine"
+ACTION_UPSCALE = "imagine_upscale"  # one button per size: action ids must differ within a block
+ACTION_DELETE = "imagine_delete"
+UPSCALE_ACTION_PATTERN = re.compile(rf"^{ACTION_UPSCALE}:")
+PROMPT_BLOCK, PROMPT_INPUT = "prompt", "text"
+UPSCALE_SIZES = ("2K", "4K")
+METADATA_LIMIT = 3000  # Slack's cap on a view's private_metadata
+SECTION_LIMIT = 3000  # Slack's cap on a section block's text
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+USAGE = (
+    "Usage: `/imagine PROMPT [--ar W:H] [--size 2K] [--model NAME]`, "
+    "for example `/imagine a red fox in the snow --ar 16:9`."
+)
+
+
+def thread_key(team: str, channel: str, thread_ts: str) -> ThreadKey:
+    """A Slack conversation: the workspace, the channel and the ts of the thread's root message."""
+    return ThreadKey(PLATFORM, team, channel, thread_ts)
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters, escaped as Slack asks (only &, < and >)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mentions(text: str, bot_user_id: str | None) -> bool:
+    return bool(bot_user_id) and f"<@{bot_user_id}" in text
+
+
+def strip_mentions(text: str, bot_user_id: str | None) -> str:
+    """The message without the bot's `<@U…>` (or `<@U…|name>`) mention, whitespace tidied."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    return " ".join(text.split())
+
+
+# Files ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """What the adapter needs of a Slack file object to fetch it; `url` is None when Slack hid it."""
+
+    id: str
+    name: str
+    url: str | None
+    size: int | None
+    mimetype: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.mimetype.startswith("image/")
+
+
+def file_ref(obj: dict[str, Any]) -> FileRef:
+    size = obj.get("size")
+    return FileRef(
+        id=str(obj.get("id") or ""),
+        name=str(obj.get("name") or obj.get("title") or "image"),
+        # the download variant answers with the bytes rather than a preview page
+        url=obj.get("url_private_download") or obj.get("url_private"),
+        size=size if isinstance(size, int) else None,
+        mimetype=str(obj.get("mimetype") or ""),
+    )
+
+
+def file_refs(files: list[dict[str, Any]] | None) -> list[FileRef]:
+    """Every file of a message, in order; a file Slack hid from the bot keeps its id so files.info can fill it."""
+    return [file_ref(f) for f in files or () if isinstance(f, dict) and (f.get("id") or f.get("url_private"))]
+
+
+def image_refs(files: list[dict[str, Any]] | None) -> list[FileRef]:
+    """The image files of a message (or files whose type Slack did not tell)."""
+    return [ref for ref in file_refs(files) if ref.is_image or not ref.mimetype]
+
+
+def token_allowed(url: str, api_url: str | None) -> bool:
+    """May the bot token go to `url`? Only Slack's own hosts over HTTPS, or exactly the configured API host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com")):
+        return True
+    if api_url:
+        api = urlsplit(api_url)
+        return (
+            parts.scheme == api.scheme
+            and host == (api.hostname or "").lower()
+            and _port(parts.scheme, parts.port) == _port(api.scheme, api.port)
+        )
+    return False
+
+
+def _port(scheme: str, port: int | None) -> int | None:
+    return port if port is not None else {"https": 443, "http": 80}.get(scheme)
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def looks_like_html(data: bytes, content_type: str = "") -> bool:
+    head = data[:512].lstrip().lower()
+    return content_type.startswith("text/html") or head.startswith((b"<!doctype html", b"<html"))
+
+
+# Messages -------------------------------------------------------------------------------------------------
+
+
+def root_text(prompt: str, user_id: str, options: Options) -> str:
+    """The channel message a /imagine thread hangs from: the prompt, who asked, and with what."""
+    return f"*{escape(prompt)}*\n<@{user_id}> · {options.describe()}\n_Reply in this thread to refine the image._"
+
+
+def upload_name(turn_id: int | None, index: int, mime_type: str) -> str:
+    return f"gemini-{turn_id or 0}-{index + 1}.{EXTENSIONS.get(mime_type, 'png')}"
+
+
+def failure_text(user_id: str | None, failure: Failure) -> str:
+    who = f"<@{user_id}> " if user_id else ""
+    return f":warning: {who}{failure.message}"
+
+
+def result_message(reply: Reply, file_ids: list[str], user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The small message after an upload (uploads carry no blocks): what was made, and its buttons."""
+    lines = []
+    if reply.text:
+        lines.append(escape(reply.text.strip()))
+    lines += [escape(n) for n in reply.notices]
+    summary = reply.options.describe() + (f" · for <@{user_id}>" if user_id else "")
+    text = "\n".join([*lines, summary])
+    blocks: list[dict[str, Any]] = []
+    if lines:
+        body = "\n".join(lines)
+        if len(body) > SECTION_LIMIT:
+            body = body[: SECTION_LIMIT - 1] + "…"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
+    if reply.turn_id is not None:
+        blocks.append(buttons(reply.turn_id, reply.options, file_ids))
+    return text[:39_000], blocks
+
+
+def buttons(turn_id: int, options: Options, file_ids: list[str]) -> dict[str, Any]:
+    """Reroll, Refine, Upscale (sizes the model has, above the current one) and Delete; values name the turn."""
+
+    def button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
+        return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label},
+                "value": value, **extra}
+
+    elements = [
+        button(ACTION_REROLL, "🔁 Reroll", str(turn_id)),
+        button(ACTION_REFINE, "✏️ Refine", str(turn_id)),
+    ]
+    for size in upscale_sizes(options):
+        elements.append(button(f"{ACTION_UPSCALE}:{size}", f"⬆️ Upscale {size}", f"{turn_id}:{size}"))
+    confirm = {
+        "title": {"type": "plain_text", "text": "Delete this image?"},
+        "text": {"type": "plain_text", "text": "The image is removed from the channel; the thread stays."},
+        "confirm": {"type": "plain_text", "text": "Delete"},
+        "deny": {"type": "plain_text", "text": "Keep"},
+        "style": "danger",
+    }
+    value = f"{turn_id}:{','.join(file_ids)}"
+    elements.append(button(ACTION_DELETE, "🗑️ Delete", value, style="danger", confirm=confirm))
+    return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
+
+
+def upscale_sizes(options: Options) -> tuple[str, ...]:
+    if not options.model:
+        return ()
+    try:
+        sizes = resolve_model(options.model).sizes
+    except Failure:
+        return ()
+    current = options.image_size or "1K"
+    order = ("512px", "1K", "2K", "4K")
+    above = order.index(current) if current in order else 0
+    return tuple(s for s in UPSCALE_SIZES if s in sizes and order.index(s) > above)
+
+
+def parse_turn_value(value: str | None) -> tuple[int, str] | None:
+    """`"12"`, `"12:2K"` or `"12:F1,F2"` → (12, the rest); None when it names no turn."""
+    head, _, rest = (value or "").partition(":")
+    return (int(head), rest) if head.isdigit() else None
+
+
+# Modals ---------------------------------------------------------------------------------------------------
+
+
+def prompt_modal(callback_id: str, title: str, label: str, private_metadata: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": "Go"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": PROMPT_BLOCK,
+                "label": {"type": "plain_text", "text": label},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": PROMPT_INPUT,
+                    "multiline": True,
+                    "placeholder": {"type": "plain_text", "text": "make it night, add a llama…"},
+                },
+                "hint": {"type": "plain_text", "text": "Flags work here too: --ar 16:9 --size 2K --model pro"},
+            }
+        ],
+    }
+
+
+def modal_prompt(view: dict[str, Any]) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    field = (values.get(PROMPT_BLOCK) or {}).get(PROMPT_INPUT) or {}
+    return str(field.get("value") or "")
+
+
+def edit_metadata(channel: str, thread_ts: str, refs: list[FileRef]) -> str:
+    """What the edit modal must remember, within Slack's 3,000 characters: long file URLs give way to ids."""
+    full = json.dumps({"c": channel, "t": thread_ts, "f": [[r.id, r.name, r.url, r.size, r.mimetype] for r in refs]})
+    if len(full) <= METADATA_LIMIT:
+        return full
+    return json.dumps({"c": channel, "t": thread_ts, "f": [[r.id] for r in refs]})[:METADATA_LIMIT]
+
+
+def parse_edit_metadata(raw: str) -> tuple[str, str, list[FileRef]]:
+    data = json.loads(raw)
+    refs = []
+    for entry in data["f"]:
+        file_id, name, url, size, mime = (*entry, None, None, None, None)[:5]
+        refs.append(FileRef(file_id, name or "image", url, size, mime or ""))
+    return data["c"], data["t"], refs
+
+
+# Slack errors ---------------------------------------------------------------------------------------------
+
+_SLACK_ERRORS = {
+    "not_in_channel": "I am not a member of this channel. Invite me with `/invite @{bot}` and try again.",
+    "channel_not_found": "I cannot see this channel. Invite me with `/invite @{bot}` (or message me directly).",
+    "is_archived": "This channel is archived, so I cannot post in it.",
+    "restricted_action": "A workspace policy stops me from posting here; ask a workspace admin.",
+    "ratelimited": "Slack is rate-limiting me right now. Wait a minute and try again.",
+    "file_uploads_disabled": "File uploads are disabled in this workspace; ask a workspace admin to allow them.",
+    "file_uploads_except_images_disabled": "Image uploads are disabled in this workspace; ask a workspace admin.",
+    "file_upload_size_restricted": "The image is larger than this workspace allows for uploads; try a smaller "
+    "--size.",
+    "expired_trigger_id": "Slack's window to open the dialog passed. Click again.",
+    "exchanged_trigger_id": "That dialog was already opened. Click again for a new one.",
+    "thread_not_found": "I could not find that thread; it may have been deleted.",
+    "message_not_found": "I could not find that message; it may have been deleted.",
+    "invalid_auth": "The bot's Slack token is not valid. The operator should check SLACK_BOT_TOKEN.",
+    "token_revoked": "The bot's Slack token was revoked. The operator should reinstall the app.",
+    "account_inactive": "The bot's Slack token was revoked. The operator should reinstall the app.",
+}
+
+
+def explain_slack_error(error: str | None, needed: str | None = None, bot: str = "the bot") -> str:
+    """A Slack Web API error code as the cause and what to do."""
+    if error == "missing_scope":
+        scope = f"the `{needed}` scope" if needed else "a scope it needs"
+        return (
+            f"The Slack app lacks {scope}. The operator should add it (slack-manifest.yml lists them all) "
+            "and reinstall the app."
+        )
+    if error in _SLACK_ERRORS:
+        return _SLACK_ERRORS[error].format(bot=bot)
+    return f"Slack refused the request ({error or 'unknown error'}). Try again; if it keeps failing, tell the operator."
