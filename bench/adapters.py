@@ -1,0 +1,62 @@
+"""Adapter overhead: a refinement turn end to end, platform event in → upload recorded by the platform emulator.
+
+`python -m bench.adapters` runs the Slack adapter (the real Bolt app over signed HTTP against the Slack emulator)
+and the Discord adapter (the real discord.py client against the Discord emulator), each against the Gemini
+emulator in its own process at 1 s latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.run import PHOTO_KIB, SMALL_KIB, emulator, engine_at
+from bot.settings import Settings
+
+LATENCY = 1.0
+
+
+async def slack_overhead(kib: int, turns: int) -> float:
+    from adapters.slack_adapter import SlackBot
+    from tests.emulators.slack import DEFAULT_CHANNEL, SlackEmulator, message_event, serve_bolt_app, wait_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with emulator(LATENCY, kib) as url, engine_at(url, Path(tmp) / "b.db") as engine, \
+                SlackEmulator() as slack:
+            settings = Settings(slack_bot_token=slack.bot_token, slack_signing_secret=slack.signing_secret,
+                                slack_api_url=slack.api_url)
+            bot = SlackBot(engine, settings)
+            try:
+                async with serve_bolt_app(bot.app) as app_url:
+                    slack.app_url = app_url
+                    await slack.send_slash_command("/imagine", "a red fox in the snow")
+                    await wait_for(lambda: len(slack.uploads) == 1, timeout=30)
+                    root = slack.uploads[0].thread_ts
+                    times = []
+                    for i in range(turns):
+                        event = message_event(DEFAULT_CHANNEL, f"refinement {i}", thread_ts=root)
+                        started = time.perf_counter()
+                        await slack.send_event(event)
+                        await wait_for(lambda n=i: len(slack.uploads) == n + 2, timeout=30, interval=0.002)
+                        times.append(time.perf_counter() - started)
+            finally:
+                await bot.aclose()
+    return statistics.median(times) / LATENCY
+
+
+async def main(quick: bool) -> None:
+    turns = 3 if quick else 8
+    for kib in (SMALL_KIB, PHOTO_KIB):
+        ratio = await slack_overhead(kib, turns)
+        print(f"- Slack adapter, refinement turn (event in → upload recorded), {kib} KiB 1K images, 1 s latency: "
+              f"ratio {ratio:.3f}; target ≤ 1.02", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    asyncio.run(main(parser.parse_args().quick))
