@@ -1,5 +1,5 @@
-"""The Slack adapter (slack-bolt, async): /imagine, conversations in bot threads, mention edits, plus the shortcut
-and buttons of `slack_interactive`, served over HTTP (/slack/events) or Socket Mode. Entry: `run(engine, settings)`.
+"""The Slack adapter (slack-bolt, async): /imagine, /usage, conversations in bot threads, mention edits, plus the
+shortcut and buttons of `slack_interactive`, served over HTTP (/slack/events) or Socket Mode. Entry: `run(...)`.
 """
 
 from __future__ import annotations
@@ -24,16 +24,18 @@ from adapters.slack_io import SLACK_ERRORS, SlackIO, explain
 from adapters.slack_translate import (
     COMMAND,
     USAGE,
+    USAGE_COMMAND,
     failure_text,
     file_refs,
     mentions,
     root_text,
     strip_mentions,
     thread_key,
+    usage_text,
 )
 from bot.settings import Settings, SettingsError
 from core.engine import Engine
-from core.events import EditImages, Failure, NextTurn, Options, StartThread, UnsupportedOption, User
+from core.events import EditImages, Failure, NextTurn, Options, ShowUsage, StartThread, UnsupportedOption, User
 from core.options import check, parse_flags
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class SlackBot:
         self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=settings.slack_signing_secret)
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.app.command(COMMAND)(self.on_imagine)
+        self.app.command(USAGE_COMMAND)(self.on_usage)
         self.app.event("message")(self.on_message)  # every subtype, so none is answered 404 and redelivered
         self.app.event("app_mention")(self.on_mention)
         Interactive(self.io, self.default_model).register(self.app)
@@ -94,9 +97,13 @@ class SlackBot:
         if not prompt:
             await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
             return
+        team = context.team_id or command.get("team_id") or ""
+        # Refused here, privately, before a root message is posted in a channel the bot does not serve.
+        if refusal := self.engine.policy.refusal(thread_key(team, command["channel_id"], "")):
+            await ack(text=f":no_entry: {refusal}", response_type="ephemeral")
+            return
         await ack()
         user = User(command["user_id"], command.get("user_name") or "")
-        team = context.team_id or command.get("team_id") or ""
         work = self._imagine(team, command["channel_id"], user, prompt, options, chosen, respond)
         self.io.spawn(work, command["channel_id"], None, user.id)
 
@@ -112,6 +119,30 @@ class SlackBot:
             return
         key = thread_key(team, channel, root["ts"])
         await self.io.turn(channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options))
+
+    # ---- /usage
+
+    async def on_usage(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        self.io.track()
+        await ack()  # the report reads the database: it follows through the command's response_url
+        user = User(command["user_id"], command.get("user_name") or "")
+        team = context.team_id or command.get("team_id") or ""
+        self.io.spawn(self._usage(team, command["channel_id"], user, respond), command["channel_id"], None, user.id)
+
+    async def _usage(self, team: str, channel: str, user: User, respond: AsyncRespond) -> None:
+        # The engine reads only the platform and the space (the workspace) of the key; the channel is for its
+        # allow-list, and there is no thread.
+        reply = await self.engine.handle(ShowUsage(thread_key(team, channel, ""), user))
+        text = failure_text(None, reply.failure) if reply.failure else usage_text(reply.notices)
+        try:  # response_url reaches the user privately even where the bot is not a channel member
+            answer = await respond(text=text, response_type="ephemeral", replace_original=False)
+        except SLACK_ERRORS as error:
+            log.error("could not answer /usage for %s: %s", user.id, error)
+            return
+        if answer.status_code != 200:
+            log.error("Slack refused the /usage answer for %s: %s %s", user.id, answer.status_code, answer.body)
 
     # ---- messages and mentions
 

@@ -1,5 +1,6 @@
-"""Slack interactivity: the "Edit image" message shortcut and its modal, and the buttons under each result
-(Reroll, Refine with its modal, Upscale, Delete). Buttons name a stored turn, so they work after a restart.
+"""Slack interactivity: the "Edit image" message shortcut and its modal, the buttons under each result (Reroll,
+Refine with its modal, Upscale, Delete), which name a stored turn and so work after a restart, and the Cancel
+button on a queued request's status reply.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack_io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack_status import ACTION_CANCEL, ALREADY_STARTED, ONLY_REQUESTER, parse_cancel_value
 from adapters.slack_translate import (
     ACTION_DELETE,
     ACTION_REFINE,
@@ -63,6 +65,7 @@ class Interactive:
         app.action(UPSCALE_ACTION_PATTERN)(self.on_upscale)
         app.action(ACTION_REFINE)(self.on_refine)
         app.action(ACTION_DELETE)(self.on_delete)
+        app.action(ACTION_CANCEL)(self.on_cancel)
 
     # ---- the message shortcut
 
@@ -201,3 +204,18 @@ class Interactive:
                 )
             except SLACK_ERRORS as error:
                 log.warning("could not mark %s as deleted: %s", message_ts, error)
+
+    async def on_cancel(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        """Withdraw a queued request. Its own turn then says it was cancelled (and drops the button); the presser
+        hears privately only when nothing happened: not theirs to cancel, or already started."""
+        self.io.track()
+        await ack()
+        channel, thread_ts, user_id = _where(body)
+        parsed = parse_cancel_value(action.get("value"))
+        if channel is None or parsed is None:
+            return
+        ticket, requester = parsed
+        if user_id != requester:
+            await self.io.ephemeral(channel, user_id, thread_ts, ONLY_REQUESTER.format(requester=requester))
+        elif not self.io.engine.cancel(ticket):
+            await self.io.ephemeral(channel, user_id, thread_ts, ALREADY_STARTED)

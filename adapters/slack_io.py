@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aiohttp import ClientError
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_files import Downloader
+from adapters.slack_status import SLACK_ERRORS, Status, Throttle, cancelled_text
 from adapters.slack_translate import (
     FileRef,
     explain_slack_error,
@@ -24,12 +25,10 @@ from adapters.slack_translate import (
     upload_name,
 )
 from core.engine import Engine
-from core.events import Event, Failure, Forbidden, ImageInput, Progress, Reply
+from core.events import Event, Failure, Forbidden, ImageInput, Reply
 
 log = logging.getLogger(__name__)
 
-SLACK_ERRORS = (SlackClientError, ClientError, TimeoutError)  # an API refusal, or Slack out of reach
-WORKING, DONE = "hourglass_flowing_sand", "white_check_mark"
 BROKEN = "Something broke on the bot's side while handling that. Try again; if it keeps happening, tell the operator."
 
 MakeEvent = Callable[[tuple[ImageInput, ...]], Event]
@@ -41,64 +40,12 @@ def explain(error: Exception) -> str:
     return f"I could not reach Slack ({type(error).__name__}). Try again in a minute."
 
 
-class Status:
-    """The "working on it" reply in a thread: follows the engine's progress, then is removed or becomes the
-    failure message; and a reaction on the thread's root (seen from the channel) that turns into a tick when the
-    image is in. Progress is a courtesy: a failing update never fails the turn (the engine logs it)."""
-
-    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
-        self._client, self._channel, self._thread_ts = client, channel, thread_ts
-        self.ts: str | None = None
-
-    async def _react(self, add: bool, name: str) -> None:
-        react = self._client.reactions_add if add else self._client.reactions_remove
-        try:
-            await react(channel=self._channel, timestamp=self._thread_ts, name=name)
-        except SLACK_ERRORS as error:  # already_reacted / no_reaction when turns overlap in one thread
-            log.debug("reaction %s on %s: %s", name, self._thread_ts, error)
-
-    async def start(self) -> None:
-        await self._react(True, WORKING)
-        try:
-            posted = await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread_ts, text=":hourglass_flowing_sand: Working on it…"
-            )
-            self.ts = posted["ts"]
-        except SLACK_ERRORS as error:
-            log.warning("could not post a status message in %s: %s", self._channel, error)
-
-    async def update(self, progress: Progress) -> None:
-        if self.ts:
-            text = f":hourglass_flowing_sand: {progress.describe()}"
-            await self._client.chat_update(channel=self._channel, ts=self.ts, text=text)
-
-    async def finish(self, text: str) -> None:
-        """Say how it ended, in place of the status message when there is one."""
-        await self._react(False, WORKING)
-        try:
-            if self.ts:
-                await self._client.chat_update(channel=self._channel, ts=self.ts, text=text)
-            else:
-                await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text)
-        except SLACK_ERRORS as error:
-            log.error("could not tell %s how a turn ended: %s", self._channel, error)
-
-    async def remove(self) -> None:
-        """The image is in: the status reply goes and the root shows a tick."""
-        await self._react(False, WORKING)
-        await self._react(True, DONE)
-        if self.ts:
-            try:
-                await self._client.chat_delete(channel=self._channel, ts=self.ts)
-            except SLACK_ERRORS as error:
-                log.warning("could not remove a status message: %s", error)
-
-
 class SlackIO:
     def __init__(self, client: AsyncWebClient, engine: Engine, files: Downloader) -> None:
         self.client = client
         self.engine = engine
         self.files = files
+        self.progress_budget = Throttle()  # one workspace, one chat.update rate limit: shared by every status
         self._tasks: set[asyncio.Future[Any]] = set()
 
     # ---- work in flight
@@ -149,14 +96,17 @@ class SlackIO:
     async def turn(
         self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None
     ) -> None:
-        status = Status(self.client, channel, thread_ts)
+        """Download, ask the engine, deliver; the status reply follows along. The ticket (unique per request, so
+        one Cancel button can never withdraw another request) lets the requester cancel while it waits."""
+        ticket = uuid.uuid4().hex
+        status = Status(self.client, channel, thread_ts, user_id, ticket, self.progress_budget)
         await status.start()
         try:
             images = tuple(await asyncio.gather(*(self.download(ref) for ref in refs or ())))
         except Failure as failure:
             await status.finish(failure_text(user_id, failure))
             return
-        reply = await self.engine.handle(make(images), progress=status.update)
+        reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket)
         await self.deliver(reply, channel, thread_ts, user_id, status)
 
     async def download(self, ref: FileRef) -> ImageInput:
@@ -171,7 +121,9 @@ class SlackIO:
     async def deliver(self, reply: Reply, channel: str, thread_ts: str, user_id: str, status: Status) -> None:
         """The images uploaded into the thread, then a small message with the buttons (uploads carry no blocks)."""
         if reply.failure is not None:
-            await status.finish(failure_text(user_id, reply.failure))
+            # A cancel is what the requester asked for: said plainly, not as a warning.
+            cancelled = reply.failure.kind == "cancelled"
+            await status.finish(cancelled_text(user_id) if cancelled else failure_text(user_id, reply.failure))
             return
         file_ids: list[str] = []
         if reply.images:

@@ -17,6 +17,7 @@ from core.options import resolve_model
 
 PLATFORM = "slack"
 COMMAND = "/imagine"
+USAGE_COMMAND = "/usage"
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback_id (slack-manifest.yml)
 EDIT_VIEW = "imagine_edit_modal"
 REFINE_VIEW = "imagine_refine_modal"
@@ -142,6 +143,14 @@ def upload_name(turn_id: int | None, index: int, mime_type: str) -> str:
 def failure_text(user_id: str | None, failure: Failure) -> str:
     who = f"<@{user_id}> " if user_id else ""
     return f":warning: {who}{failure.message}"
+
+
+def usage_text(lines: tuple[str, ...]) -> str:
+    """The /usage report for Slack: one line each, user ids (the admins' top users) shown as names."""
+    return "\n".join(_USER_ID.sub(r"<@\1>", escape(line)) for line in lines)
+
+
+_USER_ID = re.compile(r"(?<![\w@])([UW](?=[A-Z0-9]*\d)[A-Z0-9]{4,})\b")  # Slack user ids: U0ABC123, W0123456
 
 
 def result_message(reply: Reply, file_ids: list[str], user_id: str | None) -> tuple[str, list[dict[str, Any]]]:

@@ -1,0 +1,167 @@
+"""The status reply of one turn in its thread: where the request stands (its place in line with a Cancel button
+only the requester may press, then "generating"), then how it ended; and the hourglass or tick on the thread's root.
+
+Pure pieces (the Cancel button's value and the progress message) first, the Slack calls below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import ClientError
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.events import Progress
+
+log = logging.getLogger(__name__)
+
+SLACK_ERRORS = (SlackClientError, ClientError, TimeoutError)  # an API refusal, or Slack out of reach
+WORKING, DONE = "hourglass_flowing_sand", "white_check_mark"
+ACTION_CANCEL = "imagine_cancel"
+QUEUE_BLOCK = "imagine_queue"
+ONLY_REQUESTER = "Only the requester (<@{requester}>) can cancel this request."
+ALREADY_STARTED = "That request has already started (or finished), so it can no longer be cancelled."
+
+
+def cancel_value(ticket: str, requester: str) -> str:
+    """The Cancel button's value: the engine's ticket and who may press it. Slack delivers the value of the bot's
+    own message, so a user cannot change it."""
+    return f"{ticket}:{requester}"
+
+
+def parse_cancel_value(value: str | None) -> tuple[str, str] | None:
+    """`"TICKET:U123"` → (ticket, requester); None when it is not a Cancel value."""
+    ticket, sep, requester = (value or "").partition(":")
+    return (ticket, requester) if ticket and sep and requester else None
+
+
+def progress_message(progress: Progress, ticket: str | None, requester: str) -> tuple[str, list[dict[str, Any]]]:
+    """The status reply's text and blocks: a Cancel button while the request waits, none once it runs (an empty
+    block list is how chat.update removes blocks)."""
+    text = f":hourglass_flowing_sand: {progress.describe()}"
+    if progress.stage != "queued" or ticket is None:
+        return text, []
+    cancel = {
+        "type": "button",
+        "action_id": ACTION_CANCEL,
+        "text": {"type": "plain_text", "text": "Cancel"},
+        "value": cancel_value(ticket, requester),
+    }
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": QUEUE_BLOCK, "elements": [cancel]},
+    ]
+
+
+def cancelled_text(requester: str) -> str:
+    return f":heavy_multiplication_x: <@{requester}> cancelled this request before it started. Nothing was generated."
+
+
+class Throttle:
+    """A token bucket shared by every status reply. Slack allows chat.update about 50 times a minute per workspace
+    (Tier 3), so routine progress (a new place in line, a fresher elapsed time) gets a share of that and is skipped
+    when the share is spent: the engine re-sends the current state every few seconds, which makes a skip good soon.
+    A new stage and the final state are never skipped."""
+
+    def __init__(self, per_minute: float = 30.0, burst: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self._rate, self._burst, self._clock = per_minute / 60.0, burst, clock
+        self._tokens, self._at = burst, clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+class Status:
+    """The "working on it" reply in a thread: follows the engine's progress, then is removed or says how the turn
+    ended; and a reaction on the thread's root (seen from the channel) that turns into a tick when the image is in.
+
+    Progress is a courtesy: a failing update never fails the turn (the engine logs it). Updates are sent one at a
+    time and shielded, and the final state waits for the one on the wire, so a late progress update can never
+    overwrite the result or bring back a Cancel button."""
+
+    def __init__(
+        self, client: AsyncWebClient, channel: str, thread_ts: str, requester: str, ticket: str | None = None,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self._client, self._channel, self._thread_ts = client, channel, thread_ts
+        self.requester, self.ticket = requester, ticket
+        self._throttle = throttle
+        self._stage: str | None = None
+        self._sending: asyncio.Future[Any] | None = None
+        self.ts: str | None = None
+
+    async def _react(self, add: bool, name: str) -> None:
+        react = self._client.reactions_add if add else self._client.reactions_remove
+        try:
+            await react(channel=self._channel, timestamp=self._thread_ts, name=name)
+        except SLACK_ERRORS as error:  # already_reacted / no_reaction when turns overlap in one thread
+            log.debug("reaction %s on %s: %s", name, self._thread_ts, error)
+
+    async def start(self) -> None:
+        await self._react(True, WORKING)
+        try:
+            posted = await self._client.chat_postMessage(
+                channel=self._channel, thread_ts=self._thread_ts, text=":hourglass_flowing_sand: Working on it…"
+            )
+            self.ts = posted["ts"]
+        except SLACK_ERRORS as error:
+            log.warning("could not post a status message in %s: %s", self._channel, error)
+
+    async def update(self, progress: Progress) -> None:
+        """The engine's progress callback (it logs what this raises)."""
+        if not self.ts:
+            return
+        if progress.stage == self._stage and self._throttle is not None and not self._throttle.take():
+            return
+        self._stage = progress.stage
+        text, blocks = progress_message(progress, self.ticket, self.requester)
+        await self._send(self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=blocks))
+
+    async def _send(self, call: Awaitable[Any]) -> None:
+        await self.settle()
+        sending = self._sending = asyncio.ensure_future(call)
+        # Its failure is raised to the caller below; when the caller was cancelled first, `settle` collects it.
+        sending.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(sending)
+
+    async def settle(self) -> None:
+        """Wait for a progress update still on the wire (its failure, if any, was already reported)."""
+        if self._sending is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._sending
+            self._sending = None
+
+    async def finish(self, text: str) -> None:
+        """Say how it ended, in place of the status message when there is one (its Cancel button goes)."""
+        await self.settle()
+        await self._react(False, WORKING)
+        try:
+            if self.ts:
+                await self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=[])
+            else:
+                await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text)
+        except SLACK_ERRORS as error:
+            log.error("could not tell %s how a turn ended: %s", self._channel, error)
+
+    async def remove(self) -> None:
+        """The image is in: the status reply goes and the root shows a tick."""
+        await self.settle()
+        await self._react(False, WORKING)
+        await self._react(True, DONE)
+        if self.ts:
+            try:
+                await self._client.chat_delete(channel=self._channel, ts=self.ts)
+            except SLACK_ERRORS as error:
+                log.warning("could not remove a status message: %s", error)
