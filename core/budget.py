@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from core.costs import Prices
 from core.events import LimitReached, ThreadKey, User
@@ -64,7 +64,6 @@ class Accountant:
         self.prices = prices
         self.clock = clock
         self._lock = asyncio.Lock()
-        self._holds: set[int] = set()
         self._by_id: dict[int, _Hold] = {}
 
     @asynccontextmanager
@@ -165,5 +164,3 @@ async def usage_report(store: Store, accountant: Accountant, key: ThreadKey, use
         tuple(await store.top_users(key.platform, key.space, month)) if admin else (),
     )
 
-
-__all__ = ["Accountant", "Limits", "UsageReport", "day_start", "month_start", "timedelta", "usage_report"]

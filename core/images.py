@@ -164,9 +164,3 @@ def _shrink_to(image: Image.Image, max_bytes: int) -> tuple[bytes, str]:
         width, height = image.size
         image = image.resize((max(1, int(width * 0.7)), max(1, int(height * 0.7))), Image.Resampling.LANCZOS)
     raise BadInput(f"This image cannot be made smaller than {max_bytes} bytes.")
-
-
-def size_of(data: bytes) -> tuple[int, int]:
-    """Width and height read from the header alone."""
-    with Image.open(io.BytesIO(data)) as image:
-        return image.size
