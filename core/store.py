@@ -292,6 +292,12 @@ class Store:
         blobs = {r[17]: r[18] for r in rows if r[17] is not None}
         return TurnRecord(row[0], thread, row[1], row[2], row[3], _options(row, 4), hydrate(row[7], blobs))
 
+    async def latest_turn(self, thread_id: int) -> int | None:
+        """The newest completed turn of a thread (the Discord Refine button tells an older result from the last)."""
+        async with self._db.execute("SELECT MAX(id) FROM turns WHERE thread_id=? AND status='ok'", (thread_id,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
     async def forget(self, thread_id: int) -> int:
         """Delete the thread's turns and any image no other turn uses; the number of turns removed."""
         async with self._write:

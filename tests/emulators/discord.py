@@ -399,6 +399,24 @@ class DiscordEmulator:
         self._broadcast("GUILD_MEMBER_ADD", {**member_payload(member, user_json), "guild_id": gid})
         return user_json
 
+    async def add_thread(
+        self, channel_id: str | None = None, name: str = "thread", *, starter_message_id: str | None = None,
+        owner: UserRef = None,
+    ) -> str:
+        """A public thread a user opened (on a message, when given: it takes that id); returns its id."""
+        parent = self._channel(str(channel_id or self.channel_id))
+        thread_id = starter_message_id or snowflake()
+        thread = thread_payload(thread_id, parent, name, self._user(owner)["id"])
+        self.channels[thread_id] = thread
+        if starter_message_id is not None:
+            starter = self._message(starter_message_id)
+            starter["flags"] |= FLAG_HAS_THREAD
+            starter["thread"] = thread
+        self._broadcast("THREAD_CREATE", {**thread, "newly_created": True})
+        self._notify()
+        await self._drain()
+        return thread_id
+
     def open_dm(self, user: UserRef = None) -> str:
         """The DM channel between the bot and a user (created once). Returns its id."""
         user_json = self._user(user)

@@ -1,0 +1,141 @@
+"""The application commands: /imagine, /forget, /usage, /help and the message context menu "Edit image".
+`register` puts them on a CommandTree; `sync` pushes them from `setup_hook` (to DISCORD_GUILD_IDS, or globally)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from adapters.discord_io import BROKE, refuse_public, user_of
+from adapters.discord_translate import (
+    HELP,
+    failure_text,
+    model_choices,
+    notices_text,
+    ratio_choices,
+    size_choices,
+    thread_key,
+)
+from core.events import Forget, Options, ShowUsage, ThreadKey
+
+if TYPE_CHECKING:
+    from adapters.discord_adapter import DiscordBot
+
+log = logging.getLogger(__name__)
+
+
+def place_key(interaction: discord.Interaction) -> ThreadKey:
+    """Where an interaction happens, as a key (a thread is named with its parent, as conversations are)."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread) and channel.parent_id:
+        return thread_key(interaction.guild_id, channel.parent_id, channel.id)
+    channel_id = interaction.channel_id or 0
+    return thread_key(interaction.guild_id, channel_id, channel_id)
+
+
+def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
+    flows = bot.actions
+
+    @app_commands.command(name="imagine", description="Draw an image with Gemini; refine it in the thread it opens")
+    @app_commands.describe(
+        prompt="What to draw (or how to change the attached images); --ar 16:9 --size 2K flags work too",
+        aspect_ratio="Width:height of the image",
+        size="Resolution (Gemini 3 models only)",
+        model="Which Gemini image model",
+        image="An image to edit or combine",
+        image2="A second image",
+        image3="A third image",
+    )
+    @app_commands.choices(
+        aspect_ratio=[app_commands.Choice(name=r, value=r) for r in ratio_choices()],
+        size=[app_commands.Choice(name=s, value=s) for s in size_choices()],
+        model=[app_commands.Choice(name=label, value=name) for label, name in model_choices()],
+    )
+    async def imagine(
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, 1500],
+        aspect_ratio: str | None = None,
+        size: str | None = None,
+        model: str | None = None,
+        image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+    ) -> None:
+        async with bot.work.tracked():
+            images = [a for a in (image, image2, image3) if a is not None]
+            await flows.imagine(interaction, prompt, Options(model, aspect_ratio, size), images)
+
+    @app_commands.command(name="forget", description="Clear this thread's conversation; the next message starts fresh")
+    async def forget(interaction: discord.Interaction) -> None:
+        async with bot.work.tracked():
+            key = place_key(interaction)
+            if not isinstance(interaction.channel, discord.Thread) or not await bot.engine.has_thread(key):
+                await interaction.response.send_message(
+                    "`/forget` works inside a thread I opened. In DMs, send a message that is not a reply to start "
+                    "afresh.",
+                    ephemeral=True,
+                )
+                return
+            # Deferred: forgetting waits for a turn still running in this thread.
+            await interaction.response.defer(thinking=True)
+            reply = await bot.engine.handle(Forget(key, user_of(interaction.user, interaction.permissions)))
+            if reply.failure is not None:
+                await refuse_public(interaction, failure_text(reply.failure))
+            else:  # public: everyone in the thread should know the history is gone
+                await interaction.followup.send(notices_text(reply.notices))
+
+    @app_commands.command(name="usage", description="Your images and cost today and this month; this server's spend")
+    async def usage(interaction: discord.Interaction) -> None:
+        async with bot.work.tracked():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            user = user_of(interaction.user, interaction.permissions)
+            reply = await bot.engine.handle(ShowUsage(place_key(interaction), user))
+            text = failure_text(reply.failure) if reply.failure is not None else notices_text(reply.notices)
+            await interaction.followup.send(text, ephemeral=True)
+
+    @app_commands.command(name="help", description="How to use this bot")
+    async def help_(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(HELP, ephemeral=True)
+
+    async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
+        await flows.edit_image(interaction, message)
+
+    for command in (imagine, forget, usage, help_):
+        tree.add_command(command)
+    tree.add_command(app_commands.ContextMenu(name="Edit image", callback=edit_image))
+    tree.on_error = _on_error
+
+
+async def _on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(BROKE, ephemeral=True)
+        else:
+            await interaction.response.send_message(BROKE, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the user about the failure", exc_info=True)
+
+
+async def sync(tree: app_commands.CommandTree, guild_ids: tuple[int, ...]) -> None:
+    """Push the commands: to each configured guild (instant), else globally (Discord may take a while)."""
+    try:
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(guild_id)
+                tree.copy_global_to(guild=guild)
+                await tree.sync(guild=guild)
+            log.info("commands synced to guilds %s", ", ".join(map(str, guild_ids)))
+        else:
+            await tree.sync()
+            log.info("commands synced globally (they can take a while to appear)")
+    except discord.Forbidden:
+        log.error(
+            "could not sync commands: invite the bot with the applications.commands scope (and check "
+            "DISCORD_GUILD_IDS names guilds it is in)"
+        )
+    except discord.HTTPException:
+        log.exception("could not sync commands; mentions, thread messages and buttons still work")

@@ -1,0 +1,299 @@
+"""Interaction flows: /imagine and its deferred message, the result buttons, Cancel, and the two modals.
+Each acknowledges within 3 s (I/O-free checks first, failing ephemerally), shows progress in the deferred response,
+then posts the result where the conversation lives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import discord
+
+from adapters.discord_io import (
+    InteractionStatus,
+    explain_http,
+    files_for,
+    image_attachments,
+    open_thread,
+    post_result,
+    refuse_public,
+    reported,
+    user_of,
+)
+from adapters.discord_translate import (
+    caption,
+    edit_modal_id,
+    failure_text,
+    parse_modal_id,
+    refine_modal_id,
+    thread_key,
+    thread_name,
+    warning,
+)
+from adapters.discord_views import PromptModal, modal_value, result_view, send_modal
+from core.engine import Engine
+from core.events import BadInput, EditImages, Event, NextTurn, Options, Reroll, StartThread, ThreadKey, User
+from core.options import check, parse_flags
+
+if TYPE_CHECKING:
+    from adapters.discord_adapter import DiscordBot
+
+log = logging.getLogger(__name__)
+
+Destination = tuple[discord.abc.Messageable, discord.Message | None]  # where to post, and what to reply to
+
+
+class InteractionFlows:
+    """The `actions` the buttons call, and the handlers of commands and modals."""
+
+    def __init__(self, bot: DiscordBot) -> None:
+        self.bot = bot
+
+    @property
+    def engine(self) -> Engine:
+        return self.bot.engine
+
+    # /imagine -------------------------------------------------------------------------------------------
+
+    async def imagine(
+        self, interaction: discord.Interaction, prompt: str, chosen: Options, images: Sequence[discord.Attachment]
+    ) -> None:
+        try:  # checks without I/O first: an invalid request is refused at once, ephemerally
+            text, flags = parse_flags(prompt)
+            if not text:
+                raise BadInput("The prompt is empty once the flags are taken out. Describe the image you want.")
+            options = chosen.over(flags)
+            check(options, self.bot.default_model)
+            self.bot.downloader.check(images)
+        except BadInput as problem:
+            await interaction.response.send_message(failure_text(problem), ephemeral=True)
+            return
+        callback = await interaction.response.defer(thinking=True)
+        message_id = callback.message_id or (await interaction.original_response()).id
+        channel = interaction.channel
+        # In a text channel the result's message starts the thread (thread id == message id); elsewhere
+        # (DMs, inside a thread) the conversation is the reply chain under the result.
+        key = thread_key(interaction.guild_id, interaction.channel_id or message_id, message_id)
+        ticket = str(interaction.id)
+        status = InteractionStatus(interaction, ticket)
+        try:
+            inputs = await self.bot.downloader.fetch_all(images)
+        except BadInput as problem:
+            await refuse_public(interaction, failure_text(problem))
+            return
+        user = user_of(interaction.user, interaction.permissions)
+        reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
+        await status.settle()
+        if reply.failure is not None:
+            await refuse_public(interaction, failure_text(reply.failure))
+            return
+        try:
+            files = await files_for(reply, interaction.filesize_limit)
+            message = await interaction.edit_original_response(
+                content=caption(reply.prompt, reply.options, interaction.user.id, reply.text, reply.notices),
+                attachments=files,
+                view=result_view(reply),
+            )
+        except (discord.HTTPException, BadInput) as error:
+            text = (
+                warning(explain_http(error, "post the image")) if isinstance(error, discord.HTTPException)
+                else failure_text(error)
+            )
+            await refuse_public(interaction, text)
+            return
+        if isinstance(channel, discord.TextChannel):
+            problem = await open_thread(channel, message, reply.prompt)
+            if problem:
+                await interaction.followup.send(problem, ephemeral=True)
+
+    # Buttons --------------------------------------------------------------------------------------------
+
+    async def on_button(self, interaction: discord.Interaction, action: str, turn_id: int) -> None:
+        async with self.bot.work.tracked(), reported(interaction):
+            if action == "delete":
+                await self._delete(interaction, turn_id)
+            elif action == "refine":
+                await send_modal(
+                    interaction,
+                    PromptModal(
+                        title="Refine this image", custom_id=refine_modal_id(turn_id), label="What should change?",
+                        placeholder="make it night · add a llama · --ar 16:9",
+                    ),
+                )
+            else:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                size = action.removeprefix("up-") if action.startswith("up-") else None
+                user = user_of(interaction.user, interaction.permissions)
+                await self._run_and_post(interaction, Reroll(turn_id, user, image_size=size), interaction.message)
+
+    async def _delete(self, interaction: discord.Interaction, turn_id: int) -> None:
+        turn = await self.engine.store.get_turn(turn_id)
+        user = user_of(interaction.user, interaction.permissions)
+        if not (
+            (turn is not None and turn.user_id == user.id)
+            or interaction.permissions.manage_messages
+            or self.engine.policy.is_admin("discord", user)
+        ):
+            who = f"<@{turn.user_id}>" if turn is not None else "the person who asked for it"
+            await interaction.response.send_message(
+                f"🔒 Only {who} or someone with Manage Messages can delete this image.", ephemeral=True
+            )
+            return
+        await interaction.response.defer()
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+        except discord.HTTPException as error:
+            await interaction.followup.send(warning(explain_http(error, "delete that message")), ephemeral=True)
+
+    async def on_cancel(self, interaction: discord.Interaction, owner_id: int, ticket: str) -> None:
+        async with reported(interaction):
+            await self._cancel(interaction, owner_id, ticket)
+
+    async def _cancel(self, interaction: discord.Interaction, owner_id: int, ticket: str) -> None:
+        if interaction.user.id != owner_id:
+            await interaction.response.send_message(
+                f"🔒 Only <@{owner_id}>, who asked for it, can cancel this request.", ephemeral=True
+            )
+            return
+        # Acknowledge without touching the message: the request's own flow rewrites it once the engine answers.
+        await interaction.response.defer()
+        if not self.engine.cancel(ticket):
+            await interaction.followup.send(
+                "It has already started (or finished), so it can no longer be cancelled.", ephemeral=True
+            )
+
+    # Modals and the context menu ------------------------------------------------------------------------
+
+    async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        images = image_attachments(message)
+        try:
+            if not images:
+                raise BadInput("That message has no image to edit. Use *Edit image* on a message with a picture.")
+            self.bot.downloader.check(images)
+        except BadInput as problem:
+            await interaction.response.send_message(failure_text(problem), ephemeral=True)
+            return
+        modal = PromptModal(
+            title="Edit image", custom_id=edit_modal_id(message.channel.id, message.id),
+            label="What should change?", placeholder="make it night · remove the hat · --ar 16:9",
+        )
+        await send_modal(interaction, modal)
+
+    async def on_modal(self, interaction: discord.Interaction) -> None:
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        parsed = parse_modal_id(custom_id)
+        if parsed is None:
+            return
+        async with self.bot.work.tracked(), reported(interaction):
+            try:
+                text, flags = parse_flags(modal_value(interaction.data))  # type: ignore[arg-type]
+            except BadInput as problem:
+                await interaction.response.send_message(failure_text(problem), ephemeral=True)
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            user = user_of(interaction.user, interaction.permissions)
+            kind, ids = parsed
+            try:
+                if kind == "refine":
+                    await self._refine(interaction, ids[0], user, text, flags)
+                else:
+                    await self._edit(interaction, ids[1], user, text, flags)
+            except BadInput as problem:
+                await interaction.edit_original_response(content=failure_text(problem), view=None)
+
+    async def _refine(
+        self, interaction: discord.Interaction, turn_id: int, user: User, text: str, flags: Options
+    ) -> None:
+        turn = await self.engine.store.get_turn(turn_id)
+        if turn is None:
+            raise BadInput("That image's conversation was cleared (/forget). Start a new one with /imagine.")
+        images = ()
+        if await self.engine.store.latest_turn(turn.thread.id) not in (None, turn_id):
+            # Refining an older result: edit that picture, not whatever the thread made last.
+            images = await self.bot.downloader.fetch_all(image_attachments(interaction.message))
+        event = NextTurn(turn.thread.key, user, text, images, flags)
+        await self._run_and_post(interaction, event, interaction.message)
+
+    async def _edit(
+        self, interaction: discord.Interaction, message_id: int, user: User, text: str, flags: Options
+    ) -> None:
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            raise BadInput("I cannot read that channel. Check that I can View Channels and Read Message History.")
+        try:
+            target = await channel.fetch_message(message_id)
+        except discord.HTTPException as error:
+            raise BadInput(explain_http(error, "read that message")) from error
+        inputs = await self.bot.downloader.fetch_all(image_attachments(target))
+        key = await self._edit_key(channel, target)
+        event: Event = (
+            NextTurn(key, user, text, inputs, flags) if await self.engine.has_thread(key)  # keep its options
+            else EditImages(key, user, text, inputs, flags)
+        )
+        await self._run_and_post(interaction, event, target, open_on=target)
+
+    async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:
+        guild_id = target.guild.id if target.guild else None
+        if isinstance(channel, discord.TextChannel):
+            return thread_key(guild_id, channel.id, target.id)  # the target's own thread
+        if isinstance(channel, discord.Thread) and channel.parent_id:
+            key = thread_key(guild_id, channel.parent_id, channel.id)
+            if await self.engine.has_thread(key):
+                return key  # an image inside a bot thread: the thread's next turn
+        return thread_key(guild_id, target.channel.id, target.id)  # a reply chain rooted at the target
+
+    # Running a request whose answer goes into the conversation ---------------------------------------------
+
+    async def _run_and_post(
+        self, interaction: discord.Interaction, event: Event, anchor: discord.Message | None,
+        open_on: discord.Message | None = None,
+    ) -> None:
+        """Run the event with progress in the (ephemeral) deferred response; post the result where it belongs."""
+        ticket = str(interaction.id)
+        status = InteractionStatus(interaction, ticket)
+        reply = await self.engine.handle(event, progress=status, ticket=ticket)
+        await status.settle()
+        if reply.failure is not None or reply.key is None:
+            text = failure_text(reply.failure) if reply.failure else "⚠️ Nothing came back. Try again."
+            await interaction.edit_original_response(content=text, view=None)
+            return
+        try:
+            channel, reference = await self._destination(reply.key, anchor, open_on, reply.prompt)
+            posted = await post_result(channel, reply, interaction.user.id, interaction.filesize_limit, reference)
+        except discord.HTTPException as error:
+            await interaction.edit_original_response(content=warning(explain_http(error, "post the image")), view=None)
+            return
+        except BadInput as problem:
+            await interaction.edit_original_response(content=failure_text(problem), view=None)
+            return
+        await interaction.edit_original_response(content=f"✅ Posted: {posted.jump_url}", view=None)
+
+    async def _destination(
+        self, key: ThreadKey, anchor: discord.Message | None, open_on: discord.Message | None, prompt: str
+    ) -> Destination:
+        """The conversation's Discord thread when it has one (opened on `open_on` if need be); else the chain."""
+        parent = self.bot.get_channel(int(key.channel))
+        if isinstance(parent, discord.TextChannel):
+            thread = await self._thread(parent, int(key.thread))
+            if thread is None and open_on is not None and open_on.id == int(key.thread):
+                thread = await parent.create_thread(name=thread_name(prompt), message=open_on)
+            if thread is not None:
+                in_thread = anchor is not None and anchor.channel.id == thread.id
+                return thread, anchor if in_thread else None
+        if anchor is not None:
+            return anchor.channel, anchor
+        if isinstance(parent, discord.abc.Messageable):
+            return parent, None
+        raise BadInput("I cannot find where this conversation lives any more. Start a new one with /imagine.")
+
+    async def _thread(self, parent: discord.TextChannel, thread_id: int) -> discord.Thread | None:
+        thread = parent.guild.get_thread(thread_id)
+        if thread is not None:
+            return thread
+        try:  # archived threads are not cached
+            fetched = await self.bot.fetch_channel(thread_id)
+        except discord.HTTPException:
+            return None
+        return fetched if isinstance(fetched, discord.Thread) else None
