@@ -100,7 +100,7 @@ class SlackIO:
         one Cancel button can never withdraw another request) lets the requester cancel while it waits."""
         ticket = uuid.uuid4().hex
         status = Status(self.client, channel, thread_ts, user_id, ticket, self.progress_budget)
-        await status.start()
+        status.begin()
         try:
             images = tuple(await asyncio.gather(*(self.download(ref) for ref in refs or ())))
         except Failure as failure:

@@ -100,7 +100,17 @@ class Status:
         self._throttle = throttle
         self._stage: str | None = None
         self._sending: asyncio.Future[Any] | None = None
+        self._starting: asyncio.Future[None] | None = None
         self.ts: str | None = None
+
+    def begin(self) -> None:
+        """Post the status reply in the background: the turn need not wait for Slack before Gemini starts."""
+        self._starting = asyncio.ensure_future(self.start())
+
+    async def _started(self) -> None:
+        if self._starting is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._starting)
 
     async def _react(self, add: bool, name: str) -> None:
         react = self._client.reactions_add if add else self._client.reactions_remove
@@ -121,6 +131,7 @@ class Status:
 
     async def update(self, progress: Progress) -> None:
         """The engine's progress callback (it logs what this raises)."""
+        await self._started()
         if not self.ts:
             return
         if progress.stage == self._stage and self._throttle is not None and not self._throttle.take():
@@ -145,6 +156,7 @@ class Status:
 
     async def finish(self, text: str) -> None:
         """Say how it ended, in place of the status message when there is one (its Cancel button goes)."""
+        await self._started()
         await self.settle()
         await self._react(False, WORKING)
         try:
@@ -157,6 +169,7 @@ class Status:
 
     async def remove(self) -> None:
         """The image is in: the status reply goes and the root shows a tick."""
+        await self._started()
         await self.settle()
         await self._react(False, WORKING)
         await self._react(True, DONE)
