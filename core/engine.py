@@ -295,7 +295,7 @@ class Engine:
                         raise
                     if task.cancelled():
                         raise Interrupted(
-                            "The bot restarted before this image was finished. Press Reroll or send it again."
+                            "The bot restarted before this image was finished. Press Try again, or send it again."
                         )
                     try:
                         return task.result()

@@ -175,9 +175,11 @@ class Reply:
 
 
 class Failure(Exception):
-    """Base of every failure a user is told about."""
+    """Base of every failure a user is told about. `retryable`: the same request may well succeed if sent again
+    (adapters offer a "Try again" button naming the stored turn)."""
 
     kind = "error"
+    retryable = False
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
@@ -205,18 +207,21 @@ class Blocked(Failure):
     """Gemini refused: a prompt block or a safety finish; `reason` is Gemini's own code."""
 
     kind = "blocked"
+    retryable = True
 
 
 class NoImage(Failure):
     """Gemini finished without an image and without an explanation in text."""
 
     kind = "no_image"
+    retryable = True
 
 
 class QuotaExhausted(Failure):
     """Gemini said 429; `retry_after` is how long it asked us to wait, when it said."""
 
     kind = "quota"
+    retryable = True
 
     def __init__(self, message: str, *, reason: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, reason=reason)
@@ -231,6 +236,7 @@ class ModelUnavailable(Failure):
     """Gemini could not be reached or kept failing (5xx, timeouts) after retries."""
 
     kind = "unavailable"
+    retryable = True
 
 
 class NotFound(Failure):
@@ -239,6 +245,7 @@ class NotFound(Failure):
 
 class Busy(Failure):
     kind = "busy"
+    retryable = True
 
 
 class LimitReached(Failure):
@@ -253,3 +260,4 @@ class Interrupted(Failure):
     """The bot shut down before this request finished; the request is kept, so a Reroll can redo it."""
 
     kind = "interrupted"
+    retryable = True

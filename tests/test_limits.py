@@ -166,7 +166,7 @@ async def test_shutdown_interrupts_what_outlasts_the_grace_and_keeps_the_request
     await asyncio.sleep(0.1)
     await engine.shutdown(grace=0.1)
     reply = await asyncio.wait_for(running, 2)
-    assert isinstance(reply.failure, Interrupted) and "Reroll" in reply.failure.message
+    assert isinstance(reply.failure, Interrupted) and "Try again" in reply.failure.message and reply.failure.retryable
     turn = await store.get_turn(reply.turn_id)
     assert turn.status == "failed" and turn.prompt == "a slow fox"
     assert engine.stats()["failures_last_hour"] == {"interrupted": 1}
