@@ -31,7 +31,7 @@ from adapters.discord_translate import (
     thread_name,
     warning,
 )
-from adapters.discord_views import PromptModal, modal_value, result_view, send_modal
+from adapters.discord_views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
 from core.events import BadInput, EditImages, Event, NextTurn, Options, Reroll, StartThread, ThreadKey, User
 from core.options import check, parse_flags
@@ -86,7 +86,7 @@ class InteractionFlows:
         reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
         await status.settle()
         if reply.failure is not None:
-            await refuse_public(interaction, failure_text(reply.failure))
+            await refuse_public(interaction, failure_text(reply.failure), retry_view(reply))
             return
         try:
             files = await files_for(reply, interaction.filesize_limit)
@@ -257,7 +257,7 @@ class InteractionFlows:
         await status.settle()
         if reply.failure is not None or reply.key is None:
             text = failure_text(reply.failure) if reply.failure else "⚠️ Nothing came back. Try again."
-            await interaction.edit_original_response(content=text, view=None)
+            await interaction.edit_original_response(content=text, view=retry_view(reply))
             return
         try:
             channel, reference = await self._destination(reply.key, anchor, open_on, reply.prompt)
@@ -273,20 +273,50 @@ class InteractionFlows:
     async def _destination(
         self, key: ThreadKey, anchor: discord.Message | None, open_on: discord.Message | None, prompt: str
     ) -> Destination:
-        """The conversation's Discord thread when it has one (opened on `open_on` if need be); else the chain."""
+        """The conversation's Discord thread when it has one (opened on `open_on` if need be); else the chain.
+
+        A Try again under a failed first turn opens the thread where that turn would have: see `_starter`. An
+        ephemeral anchor (a failure only its requester saw) is never replied to: Discord cannot reference one.
+        """
+        private = anchor is not None and anchor.flags.ephemeral
         parent = self.bot.get_channel(int(key.channel))
         if isinstance(parent, discord.TextChannel):
             thread = await self._thread(parent, int(key.thread))
             if thread is None and open_on is not None and open_on.id == int(key.thread):
                 thread = await parent.create_thread(name=thread_name(prompt), message=open_on)
+            elif thread is None and (starter := await self._starter(parent, key, anchor)) is not None:
+                thread = await self._open(parent, starter, prompt)
             if thread is not None:
-                in_thread = anchor is not None and anchor.channel.id == thread.id
+                in_thread = anchor is not None and not private and anchor.channel.id == thread.id
                 return thread, anchor if in_thread else None
         if anchor is not None:
-            return anchor.channel, anchor
+            return anchor.channel, None if private else anchor
         if isinstance(parent, discord.abc.Messageable):
             return parent, None
         raise BadInput("I cannot find where this conversation lives any more. Start a new one with /imagine.")
+
+    async def _starter(
+        self, parent: discord.TextChannel, key: ThreadKey, anchor: discord.Message | None
+    ) -> discord.Message | None:
+        """The message a thread-less conversation is named after, when its thread belongs there: the pressed
+        message itself (a mention's answer that failed in place), or, behind an ephemeral failure, the message
+        fetched (the picture an *Edit image* was for). A failed /imagine's placeholder is gone: None."""
+        if anchor is None:
+            return None
+        if not anchor.flags.ephemeral:
+            return anchor if anchor.id == int(key.thread) else None
+        try:
+            return await parent.fetch_message(int(key.thread))
+        except discord.HTTPException:
+            return None
+
+    async def _open(self, parent: discord.TextChannel, starter: discord.Message, prompt: str) -> discord.Thread | None:
+        """A thread on `starter`; when Discord refuses, the answer goes to the reply chain instead of being lost."""
+        try:
+            return await parent.create_thread(name=thread_name(prompt), message=starter)
+        except discord.HTTPException as error:
+            log.warning("no thread on message %s: %s", starter.id, explain_http(error, "open a thread"))
+            return None
 
     async def _thread(self, parent: discord.TextChannel, thread_id: int) -> discord.Thread | None:
         thread = parent.guild.get_thread(thread_id)

@@ -227,11 +227,11 @@ class MessageStatus(_Status):
             self.message = None
 
 
-async def refuse_public(interaction: discord.Interaction, text: str) -> None:
-    """After a public defer: remove the placeholder and tell only the requester why."""
+async def refuse_public(interaction: discord.Interaction, text: str, view: discord.ui.View | None = None) -> None:
+    """After a public defer: remove the placeholder and tell only the requester why (with Try again, if given)."""
     with contextlib.suppress(discord.HTTPException):
         await interaction.delete_original_response()
-    await interaction.followup.send(text, ephemeral=True)
+    await interaction.followup.send(text, ephemeral=True, **({"view": view} if view is not None else {}))
 
 
 async def post_result(

@@ -30,7 +30,7 @@ from adapters.discord_translate import (
     upload_limit,
     warning,
 )
-from adapters.discord_views import result_view
+from adapters.discord_views import result_view, retry_view
 from core.events import (
     BadInput,
     EditImages,
@@ -155,7 +155,7 @@ class MessageFlows:
         await status.settle()
         try:
             if reply.failure is not None:
-                await placeholder.edit(content=failure_text(reply.failure), view=None)
+                await placeholder.edit(content=failure_text(reply.failure), view=retry_view(reply))
                 return
             files = await files_for(reply, upload_limit(None, channel.guild.filesize_limit))
             content = caption(reply.prompt, reply.options, message.author.id, reply.text, reply.notices)
@@ -197,7 +197,7 @@ class MessageFlows:
                 return
             try:
                 if reply.failure is not None:
-                    await self._say(message, failure_text(reply.failure))
+                    await self._say(message, failure_text(reply.failure), retry_view(reply))
                 else:
                     limit = upload_limit(None, message.guild.filesize_limit if message.guild else None)
                     await post_result(message.channel, reply, message.author.id, limit, message)
@@ -224,9 +224,9 @@ class MessageFlows:
         except discord.HTTPException:
             return None  # deleted, or history is not readable: answer without it
 
-    async def _say(self, message: discord.Message, text: str) -> None:
+    async def _say(self, message: discord.Message, text: str, view: discord.ui.View | None = None) -> None:
         try:
-            await message.reply(text, mention_author=False)
+            await message.reply(text, mention_author=False, view=view)
         except discord.HTTPException as error:
             log.warning("could not answer message %s: %s", message.id, explain_http(error, "reply"))
 

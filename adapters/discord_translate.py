@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from core.events import BadInput, Failure, Options, Progress, ThreadKey, UnsupportedOption
+from core.events import BadInput, Failure, Options, Progress, Reply, ThreadKey, UnsupportedOption
 from core.images import ACCEPTED, MAX_INPUT_BYTES
 from core.options import MODELS, resolve_model
 
@@ -39,7 +39,8 @@ and `image`…`image3` attach pictures to edit or combine.
 **In that thread** every message is the next step (\"make it night\", or attach a photo); no mention needed. \
 Flags work there too: `--ar 16:9`, `--size 2K`, `--model pro`.
 **Edit any picture**: reply to it and mention me, or use *Apps → Edit image* on the message.
-**Buttons** on each result: Reroll, Refine, Upscale (models with sizes), Delete (the requester or a moderator).
+**Buttons** on each result: Reroll, Refine, Upscale (models with sizes), Delete (the requester or a moderator). \
+A failure that may pass on a second go (a safety block, Gemini busy) has *Try again*.
 **In DMs** reply to my images to keep going.
 `/forget` (in a bot thread) clears its history · `/usage` shows images and cost · `/help` this text."""
 
@@ -119,6 +120,16 @@ def button_spec(action: str, turn_id: int) -> ButtonSpec:
     labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger")}
     label, style = labels[action]
     return ButtonSpec(label, button_id(action, turn_id), style)
+
+
+def offers_retry(reply: Reply) -> bool:
+    """A failure worth sending again as it was (a block, no image, Gemini busy) on a stored turn: Try again."""
+    return reply.failure is not None and reply.failure.retryable and reply.turn_id is not None
+
+
+def retry_spec(turn_id: int) -> ButtonSpec:
+    """Try again is a Reroll of the failed turn under another label: one custom_id, one persistent handler."""
+    return ButtonSpec("Try again", button_id("reroll", turn_id), "primary")
 
 
 def result_actions(options: Options, has_image: bool) -> list[str]:

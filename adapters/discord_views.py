@@ -14,7 +14,9 @@ from adapters.discord_translate import (
     ButtonSpec,
     button_spec,
     cancel_id,
+    offers_retry,
     result_actions,
+    retry_spec,
 )
 from core.events import Reply
 
@@ -43,10 +45,11 @@ def _button(spec: ButtonSpec) -> discord.ui.Button[Any]:
 
 
 class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON_TEMPLATE):
-    """Reroll / Refine / Upscale / Delete on a result; the custom_id names the stored turn."""
+    """Reroll / Refine / Upscale / Delete on a result, and Try again (a Reroll) on a failure; the custom_id names the
+    stored turn. `spec` changes only the look: a press is routed by its custom_id alone."""
 
-    def __init__(self, action: str, turn_id: int) -> None:
-        super().__init__(_button(button_spec(action, turn_id)))
+    def __init__(self, action: str, turn_id: int, spec: ButtonSpec | None = None) -> None:
+        super().__init__(_button(spec or button_spec(action, turn_id)))
         self.action = action
         self.turn_id = turn_id
 
@@ -88,6 +91,15 @@ def result_view(reply: Reply) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for action in result_actions(reply.options, bool(reply.images)):
         view.add_item(ResultButton(action, reply.turn_id))
+    return view
+
+
+def retry_view(reply: Reply) -> discord.ui.View | None:
+    """Try again under a failure worth sending again; None under any other failure (or one with no stored turn)."""
+    if not offers_retry(reply) or reply.turn_id is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(ResultButton("reroll", reply.turn_id, retry_spec(reply.turn_id)))
     return view
 
 

@@ -18,6 +18,7 @@ from adapters.slack_status import SLACK_ERRORS, Status, Throttle, cancelled_text
 from adapters.slack_translate import (
     FileRef,
     explain_slack_error,
+    failure_message,
     failure_text,
     file_ref,
     image_refs,
@@ -121,9 +122,10 @@ class SlackIO:
     async def deliver(self, reply: Reply, channel: str, thread_ts: str, user_id: str, status: Status) -> None:
         """The images uploaded into the thread, then a small message with the buttons (uploads carry no blocks)."""
         if reply.failure is not None:
-            # A cancel is what the requester asked for: said plainly, not as a warning.
-            cancelled = reply.failure.kind == "cancelled"
-            await status.finish(cancelled_text(user_id) if cancelled else failure_text(user_id, reply.failure))
+            if reply.failure.kind == "cancelled":  # what the requester asked for: said plainly, not as a warning
+                await status.finish(cancelled_text(user_id))
+            else:
+                await status.finish(*failure_message(reply, user_id))
             return
         file_ids: list[str] = []
         if reply.images:

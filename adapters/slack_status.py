@@ -154,16 +154,19 @@ class Status:
                 await self._sending
             self._sending = None
 
-    async def finish(self, text: str) -> None:
-        """Say how it ended, in place of the status message when there is one (its Cancel button goes)."""
+    async def finish(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Say how it ended, in place of the status message when there is one (its Cancel button goes, and `blocks`,
+        such as a Try again button, come)."""
         await self._started()
         await self.settle()
         await self._react(False, WORKING)
         try:
             if self.ts:
-                await self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=[])
+                await self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=blocks or [])
             else:
-                await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text)
+                await self._client.chat_postMessage(
+                    channel=self._channel, thread_ts=self._thread_ts, text=text, blocks=blocks or None
+                )
         except SLACK_ERRORS as error:
             log.error("could not tell %s how a turn ended: %s", self._channel, error)
 

@@ -145,6 +145,22 @@ def failure_text(user_id: str | None, failure: Failure) -> str:
     return f":warning: {who}{failure.message}"
 
 
+def failure_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """A failed turn's message: its text, and a Try again button when sending the same request again may well
+    succeed (a block, no image, Gemini busy). The button is a Reroll of the stored turn, so it works as Reroll does:
+    for anyone in the thread, after a restart too. No blocks otherwise (what chat.update needs to drop the old)."""
+    assert reply.failure is not None
+    text = failure_text(user_id, reply.failure)
+    if reply.turn_id is None or not reply.failure.retryable:
+        return text, []
+    body = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
+    retry = _button(ACTION_REROLL, "Try again", str(reply.turn_id), style="primary")
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+        {"type": "actions", "block_id": f"imagine_retry_{reply.turn_id}", "elements": [retry]},
+    ]
+
+
 def usage_text(lines: tuple[str, ...]) -> str:
     """The /usage report for Slack: one line each, user ids (the admins' top users) shown as names."""
     return "\n".join(_USER_ID.sub(r"<@\1>", escape(line)) for line in lines)
@@ -175,17 +191,12 @@ def result_message(reply: Reply, file_ids: list[str], user_id: str | None) -> tu
 
 def buttons(turn_id: int, options: Options, file_ids: list[str]) -> dict[str, Any]:
     """Reroll, Refine, Upscale (sizes the model has, above the current one) and Delete; values name the turn."""
-
-    def button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
-        return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label},
-                "value": value, **extra}
-
     elements = [
-        button(ACTION_REROLL, "🔁 Reroll", str(turn_id)),
-        button(ACTION_REFINE, "✏️ Refine", str(turn_id)),
+        _button(ACTION_REROLL, "🔁 Reroll", str(turn_id)),
+        _button(ACTION_REFINE, "✏️ Refine", str(turn_id)),
     ]
     for size in upscale_sizes(options):
-        elements.append(button(f"{ACTION_UPSCALE}:{size}", f"⬆️ Upscale {size}", f"{turn_id}:{size}"))
+        elements.append(_button(f"{ACTION_UPSCALE}:{size}", f"⬆️ Upscale {size}", f"{turn_id}:{size}"))
     confirm = {
         "title": {"type": "plain_text", "text": "Delete this image?"},
         "text": {"type": "plain_text", "text": "The image is removed from the channel; the thread stays."},
@@ -194,8 +205,13 @@ def buttons(turn_id: int, options: Options, file_ids: list[str]) -> dict[str, An
         "style": "danger",
     }
     value = f"{turn_id}:{','.join(file_ids)}"
-    elements.append(button(ACTION_DELETE, "🗑️ Delete", value, style="danger", confirm=confirm))
+    elements.append(_button(ACTION_DELETE, "🗑️ Delete", value, style="danger", confirm=confirm))
     return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
+
+
+def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label}, "value": value,
+            **extra}
 
 
 def upscale_sizes(options: Options) -> tuple[str, ...]:

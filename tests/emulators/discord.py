@@ -1316,6 +1316,8 @@ class DiscordEmulator:
         ref = body.get("message_reference")
         if ref and ref.get("message_id") and ref.get("type", 0) == 0:
             target = self.messages.get(str(ref["message_id"]))
+            if target is not None and target["flags"] & FLAG_EPHEMERAL:
+                target = None  # only its recipient ever sees an ephemeral message: nothing can reply to it
             if target is not None:
                 self._make_reply(msg, target)
                 if type != MSG_DEFAULT:
