@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from adapters.slack_adapter import SlackBot
 from adapters.slack_status import (
     ACTION_CANCEL,
     Throttle,
@@ -21,7 +19,6 @@ from adapters.slack_status import (
     progress_message,
 )
 from adapters.slack_translate import usage_text
-from bot.settings import Settings
 from core.budget import Accountant, Limits
 from core.costs import Prices
 from core.engine import Engine, EngineConfig
@@ -31,7 +28,8 @@ from core.policy import Policy
 from core.store import Store
 from tests import pictures
 from tests.emulators.gemini import GeminiEmulator
-from tests.emulators.slack import DEFAULT_CHANNEL, DEFAULT_USER, ApiCall, SlackEmulator, serve_bolt_app, wait_for
+from tests.emulators.slack import DEFAULT_CHANNEL, DEFAULT_USER, ApiCall, SlackEmulator, wait_for
+from tests.test_slack_adapter import serving
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -95,19 +93,6 @@ def gate(gemini: GeminiEmulator) -> Iterator[threading.Event]:
     gemini.image = held
     yield released
     released.set()
-
-
-@asynccontextmanager
-async def serving(engine: Engine, emu: SlackEmulator) -> AsyncIterator[SlackBot]:
-    settings = Settings(slack_bot_token=emu.bot_token, slack_signing_secret=emu.signing_secret,
-                        slack_api_url=emu.api_url)
-    bot = SlackBot(engine, settings)
-    try:
-        async with serve_bolt_app(bot.app) as url:
-            emu.app_url = url
-            yield bot
-    finally:
-        await bot.aclose()
 
 
 def one_at_a_time(store: Store, model: GeminiModel) -> Engine:
