@@ -268,7 +268,17 @@ class InteractionFlows:
         except BadInput as problem:
             await interaction.edit_original_response(content=failure_text(problem), view=None)
             return
+        if isinstance(channel, discord.TextChannel):
+            await self._rehome(reply.key, posted, reply.prompt)
         await interaction.edit_original_response(content=f"✅ Posted: {posted.jump_url}", view=None)
+
+    async def _rehome(self, key: ThreadKey, posted: discord.Message, prompt: str) -> None:
+        """A result that had to go to the channel itself (its thread's starter message is gone, as after a failed
+        /imagine whose placeholder was removed) gets a thread of its own, and the conversation moves there."""
+        thread = await self._open(posted.channel, posted, prompt)  # type: ignore[arg-type]
+        if thread is not None:
+            guild_id = posted.guild.id if posted.guild else None
+            await self.engine.move_thread(key, thread_key(guild_id, posted.channel.id, thread.id))
 
     async def _destination(
         self, key: ThreadKey, anchor: discord.Message | None, open_on: discord.Message | None, prompt: str

@@ -167,6 +167,13 @@ class Engine:
         """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
         return self.queue.cancel(ticket)
 
+    async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
+        """The conversation goes on under `new` (same platform and space): its platform thread was re-created."""
+        if (old.platform, old.space) != (new.platform, new.space):
+            raise ValueError("a conversation moves within its platform and space only")
+        async with self._thread_lock(old):
+            return await self._store.move_thread(old, new)
+
     async def has_thread(self, key: ThreadKey) -> bool:
         return await self._store.get_thread(key) is not None
 

@@ -209,6 +209,17 @@ class Store:
         assert record is not None
         return record
 
+    async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
+        """Name a conversation by a new key (its platform thread had to be made anew); False if `old` is unknown."""
+        async with self._write:
+            cur = await self._db.execute(
+                "UPDATE threads SET channel=?, thread=?, updated_at=? "
+                "WHERE platform=? AND space=? AND channel=? AND thread=?",
+                (new.channel, new.thread, time.time(), old.platform, old.space, old.channel, old.thread),
+            )
+            await self._db.commit()
+        return cur.rowcount == 1
+
     # turns -------------------------------------------------------------------------------------------
 
     async def add_turn(

@@ -71,6 +71,12 @@ async def test_a_blocked_imagine_says_why_privately_and_try_again_reruns_it_afte
     assert custom_ids(result)[0].startswith("gib:reroll:") and custom_ids(result) != [retry]
     assert pressed.callbacks[0]["type"] == 5 and pressed.callbacks[0]["data"]["flags"] & FLAG_EPHEMERAL
     await emu.wait_for(lambda: "Posted" in emu.messages[pressed.original_message_id or ""]["content"])
+    # ...and gets a thread of its own, where the conversation goes on.
+    await emu.wait_for(lambda: result["id"] in emu.threads, what="a thread on the retried result")
+    await emu.send_message(result["id"], emu.user, "now add lightning")
+    await emu.wait_for(lambda: len(gemini.requests) == 3, timeout=10, what="the next turn in the new thread")
+    assert [c["role"] for c in gemini.requests[2].contents] == ["user", "model", "user"]
+    assert gemini.requests[2].contents[0]["parts"][0]["text"] == "make it stormy"
 
 
 async def test_try_again_in_a_thread_reruns_the_turn_with_its_image_and_history_after_a_restart(

@@ -127,3 +127,13 @@ async def test_usage_rows(store):
     await store.record_usage(Usage(KEY, "u1", "gemini-2.5-flash-image", None, 10, 1290, 1300, 1))
     rows = await store.usage_rows("console", "local")
     assert rows[0][:7] == ("u1", "gemini-2.5-flash-image", None, 10, 1290, 1300, 1)
+
+
+async def test_a_conversation_moves_to_a_new_key_with_its_history(store):
+    thread = await store.save_thread(KEY, OPTS, "u1")
+    await add_exchange(store, thread, "a", pictures.png())
+    moved = ThreadKey("console", "local", "elsewhere", "t9")
+    assert await store.move_thread(KEY, moved)
+    assert await store.get_thread(KEY) is None
+    assert len(await store.history((await store.get_thread(moved)).id, 10**9, 6, 10**9)) == 2
+    assert not await store.move_thread(KEY, moved)
