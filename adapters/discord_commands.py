@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -103,10 +103,11 @@ def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
         await flows.edit_image(interaction, message)
 
-    for command in (imagine, forget, usage, help_):
+    commands: list[app_commands.Command[Any, ..., None]] = [imagine, forget, usage, help_]
+    for command in commands:
         tree.add_command(command)
     tree.add_command(app_commands.ContextMenu(name="Edit image", callback=edit_image))
-    tree.on_error = _on_error
+    tree.error(_on_error)
 
 
 async def _on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -33,7 +33,7 @@ from adapters.discord_translate import (
 )
 from adapters.discord_views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
-from core.events import BadInput, EditImages, Event, NextTurn, Options, Reroll, StartThread, ThreadKey, User
+from core.events import BadInput, EditImages, Event, ImageInput, NextTurn, Options, Reroll, StartThread, ThreadKey, User
 from core.options import check, parse_flags
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class InteractionFlows:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
         callback = await interaction.response.defer(thinking=True)
-        message_id = callback.message_id or (await interaction.original_response()).id
+        message_id = (callback and callback.message_id) or (await interaction.original_response()).id
         channel = interaction.channel
         # In a text channel the result's message starts the thread (thread id == message id); elsewhere
         # (DMs, inside a thread) the conversation is the reply chain under the result.
@@ -103,9 +103,9 @@ class InteractionFlows:
             await refuse_public(interaction, text)
             return
         if isinstance(channel, discord.TextChannel):
-            problem = await open_thread(channel, message, reply.prompt)
-            if problem:
-                await interaction.followup.send(problem, ephemeral=True)
+            refused = await open_thread(channel, message, reply.prompt)
+            if refused:
+                await interaction.followup.send(refused, ephemeral=True)
 
     # Buttons --------------------------------------------------------------------------------------------
 
@@ -182,7 +182,8 @@ class InteractionFlows:
         await send_modal(interaction, modal)
 
     async def on_modal(self, interaction: discord.Interaction) -> None:
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
         parsed = parse_modal_id(custom_id)
         if parsed is None:
             return
@@ -209,7 +210,7 @@ class InteractionFlows:
         turn = await self.engine.store.get_turn(turn_id)
         if turn is None:
             raise BadInput("That image's conversation was cleared (/forget). Start a new one with /imagine.")
-        images = ()
+        images: tuple[ImageInput, ...] = ()
         if await self.engine.store.latest_turn(turn.thread.id) not in (None, turn_id):
             # Refining an older result: edit that picture, not whatever the thread made last.
             images = await self.bot.downloader.fetch_all(image_attachments(interaction.message))

@@ -231,7 +231,8 @@ async def refuse_public(interaction: discord.Interaction, text: str, view: disco
     """After a public defer: remove the placeholder and tell only the requester why (with Try again, if given)."""
     with contextlib.suppress(discord.HTTPException):
         await interaction.delete_original_response()
-    await interaction.followup.send(text, ephemeral=True, **({"view": view} if view is not None else {}))
+    extra: dict[str, Any] = {"view": view} if view is not None else {}
+    await interaction.followup.send(text, ephemeral=True, **extra)
 
 
 async def post_result(
@@ -241,7 +242,7 @@ async def post_result(
     files = await files_for(reply, limit)
     content = caption(reply.prompt, reply.options, requester_id, reply.text, reply.notices)
     view = result_view(reply)
-    extra = {"view": view} if view is not None else {}
+    extra: dict[str, Any] = {"view": view} if view is not None else {}
     if reference is not None:
         return await reference.reply(content, files=files, mention_author=False, **extra)
     return await channel.send(content, files=files, **extra)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -160,15 +160,16 @@ class MessageFlows:
             files = await files_for(reply, upload_limit(None, channel.guild.filesize_limit))
             content = caption(reply.prompt, reply.options, message.author.id, reply.text, reply.notices)
             view = result_view(reply)
-            result = await placeholder.edit(content=content, attachments=files, **({"view": view} if view else {}))
+            extra: dict[str, Any] = {"view": view} if view else {}  # no buttons: leave none, not "unchanged"
+            result = await placeholder.edit(content=content, attachments=files, **extra)
         except (discord.HTTPException, BadInput) as error:
             text = warning(explain_http(error, "post the image")) if isinstance(error, discord.HTTPException) else (
                 failure_text(error))
             await self._say(message, text)
             return
-        problem = await open_thread(channel, result, reply.prompt)
-        if problem:
-            await self._say(result, problem)
+        refused = await open_thread(channel, result, reply.prompt)
+        if refused:
+            await self._say(result, refused)
 
     # Shared -----------------------------------------------------------------------------------------------
 
@@ -226,7 +227,8 @@ class MessageFlows:
 
     async def _say(self, message: discord.Message, text: str, view: discord.ui.View | None = None) -> None:
         try:
-            await message.reply(text, mention_author=False, view=view)
+            extra: dict[str, Any] = {"view": view} if view is not None else {}
+            await message.reply(text, mention_author=False, **extra)
         except discord.HTTPException as error:
             log.warning("could not answer message %s: %s", message.id, explain_http(error, "reply"))
 

@@ -119,9 +119,10 @@ def draw(prompt: str, width: int, height: int, inputs: list[bytes], base: bytes 
             except Exception:  # the bot validated inputs already
                 log.debug("could not paste input %d", i)
     pen = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(12, min(width, height) // 16))
+    font_size = max(12, min(width, height) // 16)
+    font = ImageFont.load_default(size=font_size)
     lines = textwrap.wrap(prompt or "(no prompt)", width=max(8, width // max(8, min(width, height) // 28)))[:3]
-    step = font.size * 2  # a line and a gap per earlier turn, wrapping back to the top
+    step = font_size * 2  # a line and a gap per earlier turn, wrapping back to the top
     top = height // 20 + (row * step) % max(step, height - 2 * step)
     pen.multiline_text((width // 20, top), "\n".join(lines), fill=(255, 255, 255), font=font,
                        stroke_width=2, stroke_fill=(0, 0, 0))

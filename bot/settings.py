@@ -125,8 +125,9 @@ class Settings:
             model = resolve_model(model).name
         except UnsupportedOption as exc:
             problems.append(f"GEMINI_MODEL: {exc.message}")
+        no_guilds: tuple[int, ...] = ()
         guilds = parsed(
-            "DISCORD_GUILD_IDS", lambda v: tuple(int(g) for g in v.replace(" ", "").split(",") if g), (),
+            "DISCORD_GUILD_IDS", lambda v: tuple(int(g) for g in v.replace(" ", "").split(",") if g), no_guilds,
             "a comma-separated list of numeric guild IDs",
         )
         slack_token = text("SLACK_BOT_TOKEN")

@@ -163,6 +163,9 @@ class Store:
     async def close(self) -> None:
         await self._db.close()
 
+    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return list(await self._db.execute_fetchall(sql, params))
+
     async def _migrate(self) -> None:
         async with self._db.execute("PRAGMA user_version") as cur:
             (version,) = await cur.fetchone()  # type: ignore[misc]
@@ -268,7 +271,7 @@ class Store:
         One query: whole turns only (a user message and the model's answer together), so no thought signature
         is ever orphaned.
         """
-        rows = await self._db.execute_fetchall(
+        rows = await self._rows(
             "WITH w AS (SELECT id, request, response, "
             "  SUM(size) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS running, "
             "  ROW_NUMBER() OVER (ORDER BY id DESC) AS n "
@@ -289,7 +292,7 @@ class Store:
         return history
 
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
-        rows = await self._db.execute_fetchall(
+        rows = await self._rows(
             "SELECT t.id, t.user_id, t.status, t.prompt, t.model, t.aspect_ratio, t.image_size, t.request, "
             "th.id, th.platform, th.space, th.channel, th.thread, th.model, th.aspect_ratio, th.image_size, "
             "th.created_by, b.hash, b.data FROM turns t JOIN threads th ON th.id=t.thread_id "
@@ -332,7 +335,7 @@ class Store:
             await self._db.commit()
 
     async def space_spend(self, platform: str, space: str, since: float) -> float:
-        rows = await self._db.execute_fetchall(
+        rows = await self._rows(
             "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=? AND space=? AND created_at>=?",
             (platform, space, since),
         )
@@ -340,7 +343,7 @@ class Store:
 
     async def user_totals(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
         """Images and cost of one user (in every space of the platform) since a time."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._rows(
             "SELECT COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0) FROM usage "
             "WHERE platform=? AND user_id=? AND created_at>=?",
             (platform, user_id, since),
@@ -348,7 +351,7 @@ class Store:
         return int(rows[0][0]), float(rows[0][1])
 
     async def top_users(self, platform: str, space: str, since: float, limit: int = 5) -> list[tuple[str, int, float]]:
-        rows = await self._db.execute_fetchall(
+        rows = await self._rows(
             "SELECT user_id, SUM(images), SUM(cost_usd) FROM usage WHERE platform=? AND space=? AND created_at>=? "
             "GROUP BY user_id ORDER BY SUM(cost_usd) DESC, SUM(images) DESC LIMIT ?",
             (platform, space, since, limit),
@@ -356,8 +359,8 @@ class Store:
         return [(r[0], int(r[1]), float(r[2])) for r in rows]
 
     async def usage_rows(self, platform: str, space: str) -> list[tuple[Any, ...]]:
-        return list(
-            await self._db.execute_fetchall(
+        return (
+            await self._rows(
                 "SELECT user_id, model, image_size, prompt_tokens, output_tokens, total_tokens, images, cost_usd, "
                 "created_at "
                 "FROM usage WHERE platform=? AND space=? ORDER BY id",
