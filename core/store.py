@@ -229,7 +229,7 @@ class Store:
         self, thread: ThreadRecord, user_id: str, prompt: str, options: Options, request: Content
     ) -> int:
         """Keep the user's request before anything can fail; it is `pending` until the model answers."""
-        text, blobs = dehydrate(request)
+        text, blobs = await asyncio.to_thread(dehydrate, request)  # hashing megabytes: off the event loop
         async with self._write:
             cur = await self._db.execute(
                 "INSERT INTO turns (thread_id, user_id, status, prompt, model, aspect_ratio, image_size, request, "
@@ -244,7 +244,7 @@ class Store:
         return turn_id
 
     async def complete_turn(self, turn_id: int, response: Content) -> None:
-        text, blobs = dehydrate(response)
+        text, blobs = await asyncio.to_thread(dehydrate, response)
         async with self._write:
             await self._db.execute(
                 "UPDATE turns SET status='ok', response=?, size=size+?, error=NULL WHERE id=?",
