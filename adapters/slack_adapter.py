@@ -9,6 +9,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -46,15 +47,19 @@ USER_SUBTYPES = (None, "file_share", "thread_broadcast")  # what people post; ed
 SEEN_LIMIT = 5000
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: SLACK_API_URL as its base; 429s retried after Retry-After, 500 and 503 retried."""
+def make_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client: SLACK_API_URL as its base; 429s retried after Retry-After, 500 and 503 retried.
+
+    Pass one `session` for the bot's lifetime: without it slack-sdk opens a new connection (and TLS handshake) for
+    every call, three of them for each upload."""
     handlers = [
         *async_default_handlers(),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
     return AsyncWebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url or DEFAULT_API_URL, retry_handlers=handlers
+        token=settings.slack_bot_token, base_url=settings.slack_api_url or DEFAULT_API_URL, retry_handlers=handlers,
+        session=session,
     )
 
 
@@ -66,7 +71,8 @@ class SlackBot:
             raise SettingsError(["SLACK_BOT_TOKEN is not set (the xoxb- token from your Slack app's OAuth page)"])
         self.engine = engine
         self.default_model = settings.gemini_model
-        client = client or make_client(settings)
+        self._session = aiohttp.ClientSession() if client is None else None  # closed in aclose
+        client = client or make_client(settings, self._session)
         self.io = SlackIO(client, engine, Downloader(settings.slack_bot_token, settings.slack_api_url))
         self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=settings.slack_signing_secret)
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -80,7 +86,11 @@ class SlackBot:
         await self.io.drain()
 
     async def aclose(self) -> None:
-        await self.io.aclose()
+        try:
+            await self.io.aclose()
+        finally:
+            if self._session is not None:
+                await self._session.close()
 
     # ---- /imagine
 

@@ -438,6 +438,13 @@ async def test_buttons_work_after_a_restart_on_the_same_database(
         assert emu.deleted_files == [emu.uploads[0].id] and emu.ephemerals == []
 
 
+async def test_web_api_calls_reuse_connections(emu: SlackEmulator, bot: SlackBot, engine: Engine) -> None:
+    """One HTTP session for the bot's lifetime: a new connection (a TLS handshake on real Slack) per call is slow."""
+    await imagine(emu, "a red fox")
+    peers = [c.peer for c in emu.calls if c.method != "auth.test"]
+    assert len(peers) >= 6 and len(set(peers)) <= 3, peers
+
+
 async def test_a_429_on_the_upload_is_retried_after_retry_after(
     emu: SlackEmulator, bot: SlackBot, gemini: GeminiEmulator
 ) -> None:

@@ -82,6 +82,7 @@ class ApiCall:
     token: str | None
     status: int = 200
     response: dict[str, Any] | None = None
+    peer: Any = None  # the client's (host, port): which connection carried the call
 
 
 @dataclass
@@ -460,7 +461,7 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
         args.pop("token", None)
-        call = ApiCall(method, args, token)
+        call = ApiCall(method, args, token, peer=request.transport and request.transport.get_extra_info("peername"))
         self.calls.append(call)
         fault = self._take_fault(method)
         headers = {"x-oauth-scopes": self.scopes, "x-accepted-oauth-scopes": ""}
@@ -491,7 +492,8 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         data = await request.read()
-        call = ApiCall(UPLOAD_STEP, {"file_id": file_id, "length": len(data)}, request.headers.get("Authorization"))
+        call = ApiCall(UPLOAD_STEP, {"file_id": file_id, "length": len(data)}, request.headers.get("Authorization"),
+                       peer=request.transport and request.transport.get_extra_info("peername"))
         self.calls.append(call)
         fault = self._take_fault(UPLOAD_STEP)
         if fault:
