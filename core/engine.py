@@ -52,6 +52,7 @@ REQUEST_LIMIT = 20 * MiB  # Gemini's limit on a whole inline request
 # Raw bytes per request: base64 inflates by 4/3, so 14 MiB of images and JSON stays near 18.7 MiB on the wire.
 RAW_BUDGET = 14 * MiB
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
+INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
 UPSCALE_PROMPT = (
     "Render exactly the same image again at a higher resolution. Change nothing: same composition, subjects, "
     "colours, style and text."
@@ -93,6 +94,7 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
 
     @property
@@ -148,6 +150,7 @@ class Engine:
             await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
             log.warning("shutdown: interrupting %d Gemini calls", len(self._calls))
+            self._interrupting = True  # requests still queued are interrupted as soon as they get a slot
             for call in list(self._calls):
                 call.cancel()
             await self._idle.wait()
@@ -291,6 +294,8 @@ class Engine:
         async with reporter.running():
             for attempt in range(self._config.quota_attempts):
                 async with self.queue.slot(owner, ticket=request.ticket, notify=reporter.queued, front=attempt > 0):
+                    if self._interrupting:
+                        raise Interrupted(INTERRUPTED)
                     reporter.generating()
                     task = asyncio.create_task(self._model.generate(call))
                     self._calls.add(task)
@@ -301,9 +306,7 @@ class Engine:
                         task.cancel()
                         raise
                     if task.cancelled():
-                        raise Interrupted(
-                            "The bot restarted before this image was finished. Press Try again, or send it again."
-                        )
+                        raise Interrupted(INTERRUPTED)
                     try:
                         return task.result()
                     except QuotaExhausted as quota:

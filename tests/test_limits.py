@@ -170,3 +170,16 @@ async def test_shutdown_interrupts_what_outlasts_the_grace_and_keeps_the_request
     turn = await store.get_turn(reply.turn_id)
     assert turn.status == "failed" and turn.prompt == "a slow fox"
     assert engine.stats()["failures_last_hour"] == {"interrupted": 1}
+
+
+async def test_shutdown_interrupts_queued_requests_too_without_calling_gemini(store, model, gemini):
+    engine = make_engine(store, model, max_concurrency=1)
+    gemini.latency = 5
+    running = [asyncio.create_task(engine.handle(StartThread(key(i), User(f"u{i}"), f"fox {i}"))) for i in range(3)]
+    await asyncio.sleep(0.1)
+    started = asyncio.get_running_loop().time()
+    await engine.shutdown(grace=0.1)
+    replies = await asyncio.wait_for(asyncio.gather(*running), 2)
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert all(isinstance(r.failure, Interrupted) for r in replies) and gemini.calls == 1
+    assert [(await store.get_turn(r.turn_id)).status for r in replies] == ["failed"] * 3
