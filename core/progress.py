@@ -27,7 +27,6 @@ class Reporter:
         self._started = clock()
         self._state: tuple[str, int | None] = ("queued", None)
         self._changed = asyncio.Event()
-        self._sent: tuple[str, int | None] | None = None
 
     def queued(self, position: int) -> None:
         self._set(("queued", position))
@@ -63,6 +62,5 @@ class Reporter:
                 continue  # not yet placed: nothing worth showing
             try:
                 await self._callback(Progress(stage, self._clock() - self._started, position))
-                self._sent = self._state
             except Exception:
                 log.warning("progress update failed", exc_info=True)
