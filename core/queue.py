@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from core.events import Busy, Failure
 
@@ -31,7 +31,6 @@ class _Waiter:
     granted: asyncio.Future[None]
     notify: Notify | None = None
     position: int = 0
-    seq: int = field(default=0)
     withdrawn: bool = False
 
 
@@ -45,7 +44,6 @@ class FairQueue:
         self._tickets: dict[str, _Waiter] = {}
         self._paused_until = 0.0
         self._wake: asyncio.TimerHandle | None = None
-        self._seq = itertools.count()
 
     @property
     def in_flight(self) -> int:
@@ -95,7 +93,7 @@ class FairQueue:
     async def _wait(self, owner: str, ticket: str | None, notify: Notify | None, front: bool) -> None:
         if self.waiting >= self.max_waiting and not front:
             raise Busy(f"The bot is busy: {self.waiting} requests are already waiting. Try again in a minute.")
-        waiter = _Waiter(owner, ticket, asyncio.get_running_loop().create_future(), notify, seq=next(self._seq))
+        waiter = _Waiter(owner, ticket, asyncio.get_running_loop().create_future(), notify)
         if front:
             self._owners.setdefault(owner, deque()).appendleft(waiter)
             self._owners.move_to_end(owner, last=False)
