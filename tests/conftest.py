@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.engine import Engine, EngineConfig
@@ -49,3 +51,10 @@ async def model(gemini):
 @pytest.fixture
 def engine(store, model) -> Engine:
     return Engine(store, model, EngineConfig(quota_delay_s=0.01))
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    """Wait, bounded, for a condition another task will make true (instead of guessing with a sleep)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)

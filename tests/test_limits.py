@@ -10,6 +10,7 @@ from core.costs import DEFAULT_PRICES, Prices, parse_overrides
 from core.engine import Engine, EngineConfig
 from core.events import Forbidden, Interrupted, LimitReached, NextTurn, ShowUsage, StartThread, ThreadKey, User
 from core.policy import Policy
+from tests.conftest import until
 from tests.emulators.gemini import Status
 
 FLASH = "gemini-2.5-flash-image"
@@ -152,7 +153,7 @@ async def test_shutdown_lets_work_finish_and_refuses_new_work(store, model, gemi
     engine = make_engine(store, model)
     gemini.latency = 0.2
     running = asyncio.create_task(engine.handle(StartThread(key(1), User("u"), "x")))
-    await asyncio.sleep(0.05)
+    await until(lambda: gemini.calls == 1)
     await engine.shutdown(grace=5)
     assert (await running).ok
     late = await engine.handle(NextTurn(key(1), User("u"), "more"))
@@ -163,7 +164,7 @@ async def test_shutdown_interrupts_what_outlasts_the_grace_and_keeps_the_request
     engine = make_engine(store, model)
     gemini.latency = 5
     running = asyncio.create_task(engine.handle(StartThread(key(1), User("u"), "a slow fox")))
-    await asyncio.sleep(0.1)
+    await until(lambda: gemini.calls == 1)
     await engine.shutdown(grace=0.1)
     reply = await asyncio.wait_for(running, 2)
     assert isinstance(reply.failure, Interrupted) and "Try again" in reply.failure.message and reply.failure.retryable
@@ -176,7 +177,7 @@ async def test_shutdown_interrupts_queued_requests_too_without_calling_gemini(st
     engine = make_engine(store, model, max_concurrency=1)
     gemini.latency = 5
     running = [asyncio.create_task(engine.handle(StartThread(key(i), User(f"u{i}"), f"fox {i}"))) for i in range(3)]
-    await asyncio.sleep(0.1)
+    await until(lambda: gemini.calls == 1 and engine.queue.waiting == 2)
     started = asyncio.get_running_loop().time()
     await engine.shutdown(grace=0.1)
     replies = await asyncio.wait_for(asyncio.gather(*running), 2)

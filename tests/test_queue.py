@@ -7,6 +7,7 @@ import pytest
 
 from core.events import Busy, Options, Progress, StartThread, ThreadKey, User
 from core.queue import Cancelled, FairQueue
+from tests.conftest import until
 
 
 async def hold(queue, owner, log, release, ticket=None, positions=None):
@@ -99,7 +100,7 @@ async def test_engine_reports_queue_place_then_generating(store, model, gemini):
 
     key = ThreadKey("console", "local", "console", "{}")
     first = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "1"), User("a"), "one")))
-    await asyncio.sleep(0.05)
+    await until(lambda: gemini.calls == 1)
     reply = await engine.handle(StartThread(key, User("b"), "two", options=Options()), progress=progress)
     await first
     assert reply.ok
@@ -115,11 +116,11 @@ async def test_engine_cancel_by_ticket(store, model, gemini):
     engine = Engine(store, model, EngineConfig(max_concurrency=1))
     gemini.latency = 0.3
     first = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "1"), User("a"), "one")))
-    await asyncio.sleep(0.05)
+    await until(lambda: gemini.calls == 1)
     second = asyncio.create_task(
         engine.handle(StartThread(ThreadKey("x", "s", "c", "2"), User("b"), "two"), ticket="t-2")
     )
-    await asyncio.sleep(0.05)
+    await until(lambda: engine.queue.waiting == 1)
     assert engine.cancel("t-2")
     reply = await second
     assert isinstance(reply.failure, Cancelled) and (await first).ok
@@ -134,7 +135,7 @@ async def test_engine_serves_a_second_user_before_the_first_users_backlog(store,
     gemini.latency = 0.05
     alice = [asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", f"a{i}"), User("alice"), f"a{i}")))
              for i in range(6)]
-    await asyncio.sleep(0.01)
+    await until(lambda: gemini.calls == 1 and engine.queue.waiting == 5)
     bob = await engine.handle(StartThread(ThreadKey("x", "s", "c", "b"), User("bob"), "bob's fox"))
     assert bob.ok
     order = [wire.prompt for wire in gemini.requests]
