@@ -21,7 +21,7 @@ LATENCY = 1.0
 
 
 async def slack_overhead(kib: int, turns: int) -> float:
-    from adapters.slack_adapter import SlackBot
+    from adapters.slack.app import SlackBot
     from tests.emulators.slack import DEFAULT_CHANNEL, SlackEmulator, message_event, serve_bolt_app, wait_for
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,7 +49,7 @@ async def slack_overhead(kib: int, turns: int) -> float:
 
 
 async def discord_overhead(kib: int, turns: int) -> float:
-    from adapters.discord_adapter import run
+    from adapters.discord.app import run
     from tests.emulators.discord import DiscordEmulator
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -86,17 +86,17 @@ async def serve(
         runs: list[asyncio.Task[None]] = []
         for platform in platforms:
             if platform == "console":
-                from adapters import console_adapter
+                from adapters import console
 
-                runs.append(asyncio.create_task(console_adapter.run(engine, stdin, stdout, out_dir)))
+                runs.append(asyncio.create_task(console.run(engine, stdin, stdout, out_dir)))
             elif platform == "discord":
-                from adapters import discord_adapter
+                from adapters.discord import app as discord_app
 
-                runs.append(asyncio.create_task(discord_adapter.run(engine, settings)))
+                runs.append(asyncio.create_task(discord_app.run(engine, settings)))
             elif platform == "slack":
-                from adapters import slack_adapter
+                from adapters.slack import app as slack_app
 
-                runs.append(asyncio.create_task(slack_adapter.run(engine, settings, http=http)))
+                runs.append(asyncio.create_task(slack_app.run(engine, settings, http=http)))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

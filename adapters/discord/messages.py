@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from adapters.discord_io import (
+from adapters.discord.io import (
     MessageStatus,
     explain_http,
     files_for,
@@ -21,7 +21,7 @@ from adapters.discord_io import (
     reported,
     user_of,
 )
-from adapters.discord_translate import (
+from adapters.discord.translate import (
     caption,
     failure_text,
     prompt_text,
@@ -30,7 +30,7 @@ from adapters.discord_translate import (
     upload_limit,
     warning,
 )
-from adapters.discord_views import result_view, retry_view
+from adapters.discord.views import result_view, retry_view
 from core.events import (
     BadInput,
     EditImages,
@@ -46,7 +46,7 @@ from core.events import (
 from core.options import parse_flags
 
 if TYPE_CHECKING:
-    from adapters.discord_adapter import DiscordBot
+    from adapters.discord.app import DiscordBot
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
-from adapters.slack_io import SLACK_ERRORS, SlackIO, explain
-from adapters.slack_status import ACTION_CANCEL, ALREADY_STARTED, ONLY_REQUESTER, parse_cancel_value
-from adapters.slack_translate import (
+from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack.status import ACTION_CANCEL, ALREADY_STARTED, ONLY_REQUESTER, parse_cancel_value
+from adapters.slack.translate import (
     ACTION_DELETE,
     ACTION_REFINE,
     ACTION_REROLL,

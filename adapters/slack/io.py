@@ -13,9 +13,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_files import Downloader
-from adapters.slack_status import SLACK_ERRORS, Status, Throttle, cancelled_text
-from adapters.slack_translate import (
+from adapters.slack.files import Downloader
+from adapters.slack.status import SLACK_ERRORS, Status, Throttle, cancelled_text
+from adapters.slack.translate import (
     FileRef,
     explain_slack_error,
     failure_message,

@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from adapters.slack_translate import REDIRECTS, FileRef, host_of, looks_like_html, token_allowed
+from adapters.slack.translate import REDIRECTS, FileRef, host_of, looks_like_html, token_allowed
 from core.events import BadInput, Forbidden, ImageInput
 from core.images import ACCEPTED, MAX_INPUT_BYTES, sniff
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from adapters.slack_status import (
+from adapters.slack.status import (
     ACTION_CANCEL,
     Throttle,
     cancel_value,
     parse_cancel_value,
     progress_message,
 )
-from adapters.slack_translate import usage_text
+from adapters.slack.translate import usage_text
 from core.budget import Accountant, Limits
 from core.costs import Prices
 from core.engine import Engine, EngineConfig
@@ -29,7 +29,7 @@ from core.store import Store
 from tests import pictures
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import DEFAULT_CHANNEL, DEFAULT_USER, ApiCall, SlackEmulator, wait_for
-from tests.test_slack_adapter import serving
+from tests.scenarios.slack.test_adapter import serving
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from adapters.slack_adapter import SlackBot
-from adapters.slack_translate import ACTION_REROLL
+from adapters.slack.app import SlackBot
+from adapters.slack.translate import ACTION_REROLL
 from core.budget import Limits
 from core.engine import Engine
 from tests import pictures
 from tests.emulators.gemini import Block, GeminiEmulator
 from tests.emulators.slack import DEFAULT_USER, SlackEmulator, wait_for
-from tests.test_slack_adapter import CH, button, engine_on, imagine, serving
+from tests.scenarios.slack.test_adapter import CH, button, engine_on, imagine, serving
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from adapters.discord_io import (
+from adapters.discord.io import (
     InteractionStatus,
     explain_http,
     files_for,
@@ -21,7 +21,7 @@ from adapters.discord_io import (
     reported,
     user_of,
 )
-from adapters.discord_translate import (
+from adapters.discord.translate import (
     caption,
     edit_modal_id,
     failure_text,
@@ -31,13 +31,13 @@ from adapters.discord_translate import (
     thread_name,
     warning,
 )
-from adapters.discord_views import PromptModal, modal_value, result_view, retry_view, send_modal
+from adapters.discord.views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
 from core.events import BadInput, EditImages, Event, ImageInput, NextTurn, Options, Reroll, StartThread, ThreadKey, User
 from core.options import check, parse_flags
 
 if TYPE_CHECKING:
-    from adapters.discord_adapter import DiscordBot
+    from adapters.discord.app import DiscordBot
 
 log = logging.getLogger(__name__)
 

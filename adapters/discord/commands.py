@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from adapters.discord_io import BROKE, refuse_public, user_of
-from adapters.discord_translate import (
+from adapters.discord.io import BROKE, refuse_public, user_of
+from adapters.discord.translate import (
     HELP,
     failure_text,
     model_choices,
@@ -22,7 +22,7 @@ from adapters.discord_translate import (
 from core.events import Forget, Options, ShowUsage, ThreadKey
 
 if TYPE_CHECKING:
-    from adapters.discord_adapter import DiscordBot
+    from adapters.discord.app import DiscordBot
 
 log = logging.getLogger(__name__)
 

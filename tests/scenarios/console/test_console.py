@@ -12,7 +12,7 @@ import pytest
 from tests import pictures
 from tests.emulators.gemini import Block, Finish, Status, TextOnly
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.scenario
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from adapters.slack_translate import (
+from adapters.slack.translate import (
     ACTION_DELETE,
     ACTION_REFINE,
     ACTION_REROLL,

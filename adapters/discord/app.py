@@ -14,11 +14,11 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters import discord_commands
-from adapters.discord_interactions import InteractionFlows
-from adapters.discord_io import Downloader
-from adapters.discord_messages import MessageFlows
-from adapters.discord_views import CancelButton, ResultButton
+from adapters.discord import commands as discord_commands
+from adapters.discord.interactions import InteractionFlows
+from adapters.discord.io import Downloader
+from adapters.discord.messages import MessageFlows
+from adapters.discord.views import CancelButton, ResultButton
 from bot.settings import Settings, SettingsError
 from core.engine import Engine
 

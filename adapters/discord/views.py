@@ -8,7 +8,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from adapters.discord_translate import (
+from adapters.discord.translate import (
     BUTTON_TEMPLATE,
     CANCEL_TEMPLATE,
     ButtonSpec,

@@ -12,7 +12,7 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord_adapter import run
+from adapters.discord.app import run
 from bot.settings import Settings
 from core.engine import UPSCALE_PROMPT, Engine, EngineConfig
 from core.model import GeminiModel

@@ -19,10 +19,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_files import Downloader
-from adapters.slack_interactive import Interactive
-from adapters.slack_io import SLACK_ERRORS, SlackIO, explain
-from adapters.slack_translate import (
+from adapters.slack.files import Downloader
+from adapters.slack.interactive import Interactive
+from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack.translate import (
     COMMAND,
     USAGE,
     USAGE_COMMAND,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from adapters.slack_adapter import SlackBot, run
-from adapters.slack_translate import ACTION_DELETE, ACTION_REFINE, ACTION_REROLL, EDIT_VIEW, REFINE_VIEW
+from adapters.slack.app import SlackBot, run
+from adapters.slack.translate import ACTION_DELETE, ACTION_REFINE, ACTION_REROLL, EDIT_VIEW, REFINE_VIEW
 from bot.settings import Settings, SettingsError
 from core.engine import Engine, EngineConfig
 from core.events import ThreadKey

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from adapters.discord_translate import (
+from adapters.discord.translate import (
     BUTTON_TEMPLATE,
     CANCEL_TEMPLATE,
     DEFAULT_UPLOAD_LIMIT,
@@ -32,7 +32,7 @@ from adapters.discord_translate import (
     upload_name,
     upscale_sizes,
 )
-from adapters.discord_views import modal_value
+from adapters.discord.views import modal_value
 from core.events import BadInput, Blocked, Options, ThreadKey
 from core.options import MODELS
 

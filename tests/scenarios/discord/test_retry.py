@@ -16,7 +16,7 @@ from tests.emulators.discord import DiscordEmulator
 from tests.emulators.discord_payloads import FLAG_EPHEMERAL, JSON
 from tests.emulators.gemini import Block, Finish, GeminiEmulator
 from tests.pictures import png
-from tests.test_discord_adapter import PRO, Bot, components, custom_ids, imagine
+from tests.scenarios.discord.test_adapter import PRO, Bot, components, custom_ids, imagine
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 

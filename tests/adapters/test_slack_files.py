@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.slack_files import Downloader
-from adapters.slack_translate import file_ref
+from adapters.slack.files import Downloader
+from adapters.slack.translate import file_ref
 from core.events import BadInput, Forbidden
 from tests import pictures
 from tests.emulators.slack import ForeignHost, SlackEmulator

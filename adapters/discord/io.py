@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord_translate import (
+from adapters.discord.translate import (
     AttachmentInfo,
     caption,
     check_attachment,
@@ -23,7 +23,7 @@ from adapters.discord_translate import (
     upload_name,
     warning,
 )
-from adapters.discord_views import cancel_view, result_view
+from adapters.discord.views import cancel_view, result_view
 from core.events import BadInput, ImageInput, Progress, Reply, User
 from core.images import ACCEPTED, MAX_INPUT_BYTES, fit, sniff
 
