@@ -41,7 +41,7 @@ from tests.emulators.slack import (
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
 CH = DEFAULT_CHANNEL
-PRO = "gemini-3-pro-image-preview"
+PRO = "gemini-3-pro-image"
 
 
 def settings_for(emu: SlackEmulator, **overrides: Any) -> Settings:
