@@ -131,9 +131,12 @@ def capabilities(model_id: str) -> ModelInfo:
 
 
 def ranked(candidates: Collection[ModelInfo], family: str = "") -> list[ModelInfo]:
-    """Usable models best first: the family asked for, then GA before deprecated before restricted, newest first."""
+    """Usable models best first: the family asked for, known before unknown, GA before deprecated before
+    restricted, newest first."""
     usable = [m for m in candidates if m.status != RETIRED]
-    return sorted(usable, key=lambda m: (m.family != family, _STATUS_RANK.get(m.status, 3), _neg(m.released)))
+    return sorted(
+        usable, key=lambda m: (m.family != family, not m.known, _STATUS_RANK.get(m.status, 3), _neg(m.released))
+    )
 
 
 def _neg(date: str) -> tuple[int, ...]:

@@ -81,7 +81,9 @@ class Lineup:
         if family in catalogue.MODELS and self._offers(family):
             return catalogue.MODELS[family]
         candidates = [m for m in self.usable() if m.id != avoid]
-        best = catalogue.newest(family, candidates) or next(iter(catalogue.ranked(candidates, family)), None)
+        # a family the key lacks falls back to the general-purpose Flash models, then to whatever is best
+        best = (catalogue.newest(family, candidates) or catalogue.newest("flash", candidates)
+                or next(iter(catalogue.ranked(candidates, family)), None))
         if best is None:
             raise UnsupportedOption("No Gemini image model is available to this bot right now. Ask its operator.")
         return best

@@ -23,7 +23,8 @@ def test_size_tables_and_input_limits():
     assert (MODELS[FLASH].max_inputs, MODELS[PRO].max_inputs, MODELS[FLASH31].max_inputs) == (3, 14, 14)
 
 
-@pytest.mark.parametrize("alias,name", [("flash", NEWEST_FLASH), ("flash-2.5", FLASH), ("pro", PRO), ("flash-3.1", FLASH31), ("PRO", PRO),
+@pytest.mark.parametrize("alias,name", [("flash", NEWEST_FLASH), ("flash-2.5", FLASH),
+                                        ("pro", PRO), ("flash-3.1", FLASH31), ("PRO", PRO),
                                         (FLASH31, FLASH31)])
 def test_short_aliases(alias, name):
     assert resolve_model(alias).name == name

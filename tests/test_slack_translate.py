@@ -74,7 +74,7 @@ def test_thread_key_and_escaping() -> None:
     assert thread_key("T1", "C1", "1.2") == ThreadKey("slack", "T1", "C1", "1.2")
     assert escape("a <b> & c") == "a &lt;b&gt; &amp; c"
     root = root_text("a <fox>", "U1", Options(model="gemini-3-pro-image", aspect_ratio="16:9"))
-    assert "*a &lt;fox&gt;*" in root and "<@U1>" in root and "gemini-3-pro-image-preview · 16:9" in root
+    assert "*a &lt;fox&gt;*" in root and "<@U1>" in root and "gemini-3-pro-image · 16:9" in root
 
 
 def test_files_become_refs_preferring_the_download_url() -> None:

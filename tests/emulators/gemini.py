@@ -83,9 +83,18 @@ class GeminiEmulator(GeminiStandIn):
         self.signatures: dict[str, set[tuple[str, bytes]]] = {}
         self.in_flight = 0
         self.max_in_flight = 0
+        self.list_calls = 0  # models.list requests (pages), not counted in `calls`
+        self.list_error: Status | None = None  # answer models.list with this error instead
 
     def push(self, *items: Scripted) -> None:
         self.script.extend(items)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        self.list_calls += 1
+        if self.list_error is not None:
+            item = self.list_error
+            return error_answer(item.code, item.status or _STATUS_NAMES.get(item.code, "UNKNOWN"), item.message)
+        return await super()._list(request)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
