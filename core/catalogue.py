@@ -103,7 +103,7 @@ RETIRED_NAMES: dict[str, tuple[str, str]] = {
     },
 }
 
-_STATUS_RANK = {GA: 0, DEPRECATED: 1, RESTRICTED: 2}
+STATUS_RANK = {GA: 0, DEPRECATED: 1, RESTRICTED: 2}
 _MOST = max(MODELS.values(), key=lambda m: m.image_price["1K"])
 
 
@@ -135,7 +135,7 @@ def ranked(candidates: Collection[ModelInfo], family: str = "") -> list[ModelInf
     restricted, newest first."""
     usable = [m for m in candidates if m.status != RETIRED]
     return sorted(
-        usable, key=lambda m: (m.family != family, not m.known, _STATUS_RANK.get(m.status, 3), _neg(m.released))
+        usable, key=lambda m: (m.family != family, not m.known, STATUS_RANK.get(m.status, 3), _neg(m.released))
     )
 
 

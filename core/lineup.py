@@ -41,9 +41,11 @@ class Lineup:
         self.default = default
 
     def usable(self) -> list[ModelInfo]:
-        """The models a request may run on now, best first."""
+        """The models a request may run on now: known before unknown, GA first, then by family, newest first."""
         rows = [m for m in catalogue.MODELS.values() if self._offers(m.id)] + list(self._extra.values())
-        return catalogue.ranked(rows, "flash")
+        order = {family: i for i, family in enumerate(catalogue.FAMILIES)}
+        return sorted(catalogue.ranked(rows, "flash"), key=lambda m: (
+            not m.known, catalogue.STATUS_RANK.get(m.status, 3), order.get(m.family, len(order))))
 
     def _offers(self, model_id: str) -> bool:
         return model_id in self._extra or (

@@ -32,7 +32,7 @@ def test_a_key_without_the_default_uses_the_best_offered_model_and_says_which():
                            f"using {OLD} ({MODELS[OLD].label}) instead")
     missing = [p for p in problems if "not offered to this API key" in p and "is in the catalogue" in p]
     assert {p.split()[0] for p in missing} == {FLASH, LITE, "gemini-2.5-flash-image"}
-    assert [m.id for m in lineup.usable()] == [OLD, PRO]  # flash first, then the other families
+    assert [m.id for m in lineup.usable()] == [PRO, OLD]  # GA before deprecated
 
 
 def test_short_names_follow_what_the_key_offers():

@@ -4,6 +4,7 @@ import pytest
 
 from core.catalogue import MODELS
 from core.costs import Prices
+from core.discovery import discover
 from core.engine import Engine, EngineConfig
 from core.events import (
     BadInput,
@@ -120,3 +121,15 @@ async def test_a_model_never_offered_is_a_404_with_the_name(model, gemini):
     with pytest.raises(ModelGone) as info:
         await model.generate(GenerateRequest(FLASH, [], {"role": "user", "parts": [{"text": "x"}]}))
     assert info.value.model == FLASH and FLASH in info.value.message
+
+
+async def test_an_image_model_the_catalogue_does_not_know_runs_with_conservative_settings(store, model, gemini):
+    gemini.offered = [FLASH, "gemini-4-flash-image"]
+    engine = Engine(store, model, EngineConfig(quota_delay_s=0.01), lineup=await discover(model, FLASH))
+    reply = await engine.handle(StartThread(KEY, ALICE, "a fox", options=Options(model="gemini-4-flash-image")))
+    assert reply.ok and reply.notices == () and gemini.requests[-1].model == "gemini-4-flash-image"
+    sized = await engine.handle(StartThread(KEY2, ALICE, "a fox", options=Options(model="gemini-4-flash-image",
+                                                                                   image_size="4K")))
+    assert "no size option" in sized.failure.message
+    rows = await store.usage_rows("discord", "g1")
+    assert rows[0][7] >= Prices().cost(PRO, None, rows[0][3], rows[0][4])  # priced like the dearest model
