@@ -19,6 +19,7 @@ from core.events import (
     Failure,
     Forget,
     ImageInput,
+    ListModels,
     NextTurn,
     Options,
     Progress,
@@ -40,6 +41,7 @@ HELP = (
     "/thread ID                                                 switch to a stored thread",
     "/forget                                                    clear the current thread's history",
     "/usage                                                     images and cost today and this month",
+    "/models                                                    the models this bot can use now",
     "/help                                                      this list",
 )
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -119,6 +121,9 @@ class Console:
                 self.emit("error", "No current thread to forget. Start one with /imagine.")
                 return
             await self._post(await self._engine.handle(Forget(key_for(self._thread), USER)))
+        elif command == "/models":
+            key = key_for(self._thread or "none")
+            await self._post(await self._engine.handle(ListModels(key, USER)))
         elif command == "/usage":
             key = key_for(self._thread or "none")
             await self._post(await self._engine.handle(ShowUsage(key, USER)))
@@ -175,6 +180,8 @@ class Console:
         if reply.failure is not None:
             self.emit("error", reply.failure.message)
             return
+        for notice in reply.notices:  # first: one may name the model that made the image below
+            self.emit("text", notice)
         for index, image in enumerate(reply.images):
             name = f"{self._thread}-{reply.turn_id}-{index + 1}.{EXTENSIONS.get(image.mime_type, 'png')}"
             path = self._out_dir / name
@@ -182,8 +189,6 @@ class Console:
             self.emit("image", str(path))
         if reply.text:
             self.emit("text", reply.text)
-        for notice in reply.notices:
-            self.emit("text", notice)
 
 
 async def _progress(update: Progress) -> None:

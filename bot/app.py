@@ -19,6 +19,7 @@ from bot.offline import GeminiStandIn
 from bot.settings import Settings
 from core.budget import Accountant, Limits
 from core.costs import Prices
+from core.discovery import discover
 from core.engine import Engine, EngineConfig
 from core.model import GeminiConfig, GeminiModel
 from core.policy import Policy
@@ -47,6 +48,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         )
     )
     stack.push_async_callback(model.aclose)
+    lineup = await discover(model, settings.gemini_model)  # which models this key offers; never fatal
     limits = Limits(settings.user_daily_images, settings.daily_budget_usd, settings.monthly_budget_usd)
     return Engine(
         store,
@@ -60,6 +62,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         ),
         policy=Policy(settings.allowed_spaces, settings.allowed_channels, settings.admins, settings.admin_roles),
         accountant=Accountant(store, limits, Prices.with_overrides(settings.prices)),
+        lineup=lineup,
     )
 
 

@@ -20,11 +20,15 @@ from typing import Any
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from core import catalogue
 from core.options import dimensions
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024 * 1024
+THOUGHT_TOKENS = 180  # what a thinking model reports in `thoughtsTokenCount` for one image
+# Models a key lists besides the image models (the real list holds dozens of text, embedding and audio models).
+OTHER_MODELS = ("gemini-3.5-flash", "text-embedding-005")
 
 
 def b64decode(value: str) -> bytes:
@@ -132,9 +136,10 @@ def draw(prompt: str, width: int, height: int, inputs: list[bytes], base: bytes 
 
 
 def image_answer(
-    png: bytes, text: str, *, model: str, response_id: str, signature: bytes | None, tokens: int = 1290
+    png: bytes, text: str, *, model: str, response_id: str, signature: bytes | None, tokens: int = 1290,
+    thoughts: int = 0,
 ) -> dict[str, Any]:
-    """A successful `generateContent` answer holding one image (and a thought signature for Gemini 3)."""
+    """A successful `generateContent` answer holding one image (and a thought signature for a thinking model)."""
     image_part: dict[str, Any] = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}}
     parts: list[dict[str, Any]] = []
     if signature is not None:
@@ -143,7 +148,10 @@ def image_answer(
     parts += [{"text": text}, image_part]
     return {
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens},
+        "usageMetadata": {
+            "promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens + thoughts,
+            **({"thoughtsTokenCount": thoughts} if thoughts else {}),
+        },
         "modelVersion": model,
         "responseId": response_id,
     }
@@ -153,6 +161,20 @@ def error_answer(code: int, status: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, "status": status}}, status=code)
 
 
+def model_entry(model_id: str) -> dict[str, Any]:
+    """One `models.list` entry, as Gemini's `Model` resource."""
+    row = catalogue.lookup(model_id)
+    return {
+        "name": f"models/{model_id}",
+        "version": "001",
+        "displayName": row.label if row else model_id,
+        "inputTokenLimit": 65536 if row else 1048576,
+        "outputTokenLimit": 32768,
+        "supportedGenerationMethods": ["generateContent", "countTokens", "batchGenerateContent"],
+        "thinking": bool(row and row.thinks),
+    }
+
+
 class GeminiStandIn:
     """A `generateContent` server on 127.0.0.1. `await start()` returns its base URL; `await stop()`."""
 
@@ -160,10 +182,14 @@ class GeminiStandIn:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.calls = 0
+        # the image models this "key" may use: every catalogue model still running; a model not here answers 404
+        self.offered = [m.id for m in catalogue.MODELS.values() if m.status != catalogue.RETIRED]
+        self.page_size = 50  # models.list's default page size; the caller's pageSize wins when smaller
 
     async def start(self) -> str:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post("/{version}/models/{model}:generateContent", self._handle)
+        app.router.add_get("/{version}/models", self._list)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -180,7 +206,26 @@ class GeminiStandIn:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
         wire = parse_request(request.match_info["model"], await request.read())
-        return await self.answer(wire, request)
+        return self.not_offered(wire.model) or await self.answer(wire, request)
+
+    def not_offered(self, model: str) -> web.Response | None:
+        if model in self.offered:
+            return None
+        return error_answer(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
+                                              "supported for generateContent.")
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """`GET /{version}/models?pageSize=N&pageToken=T`: the offered models, a page at a time."""
+        names = [*self.offered, *OTHER_MODELS]
+        try:
+            start = int(request.query.get("pageToken") or 0)
+            size = min(self.page_size, int(request.query.get("pageSize") or self.page_size))
+        except ValueError:
+            return error_answer(400, "INVALID_ARGUMENT", "Invalid page token or page size.")
+        body: dict[str, Any] = {"models": [model_entry(name) for name in names[start:start + size]]}
+        if start + size < len(names):
+            body["nextPageToken"] = str(start + size)
+        return web.json_response(body)
 
     async def answer(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
         """Draw the prompt at the size Gemini would; subclasses script other answers."""
@@ -194,6 +239,10 @@ class GeminiStandIn:
 
     def image_response(self, png: bytes, wire: WireRequest) -> dict[str, Any]:
         response_id = f"offline-{self.calls}"
-        signature = f"sig:{response_id}".encode() if wire.model.startswith("gemini-3") else None
+        model = catalogue.capabilities(wire.model)
+        # a signature names the model that issued it: another model refuses it, as Gemini does
+        signature = f"sig:{wire.model}:{response_id}".encode() if model.thinks else None
         text = f"Offline stand-in: {wire.prompt[:80]}" if wire.prompt else "Offline stand-in"
-        return image_answer(png, text, model=wire.model, response_id=response_id, signature=signature)
+        tokens = model.image_tokens.get(wire.image_size or "1K", 1290)
+        return image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
+                            tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from core.catalogue import DEFAULT_MODEL
 from core.costs import parse_overrides
 from core.events import UnsupportedOption
 from core.options import resolve_model
@@ -30,7 +31,7 @@ class Settings:
     gemini_api_key: str | None = field(default=None, repr=False)
     gemini_base_url: str | None = None
     gemini_api_version: str = "v1beta"
-    gemini_model: str = "gemini-2.5-flash-image"
+    gemini_model: str = DEFAULT_MODEL
     db_path: Path = Path("data/bot.db")
     discord_token: str | None = field(default=None, repr=False)
     discord_guild_ids: tuple[int, ...] = ()

@@ -1,15 +1,17 @@
 """What images cost: a price table per model and size, a turn's cost from its token usage, and the estimate that
 a request reserves against the budgets before Gemini is called.
 
-Prices follow Google's published Gemini API pricing (USD): input per million tokens, and per output image at
-each size (an image is a fixed number of output tokens, per Google's resolution tables). Operators override
-the per-image prices with `BOT_PRICES` when Google changes them.
+The prices are the catalogue's (Google's published Gemini API prices, USD): input per million tokens, per output
+image at each size (an image is a fixed number of output tokens, per Google's resolution tables), and text and
+thinking output per million tokens (Google bills thinking tokens as output). Operators override the per-image
+prices with `BOT_PRICES` when Google changes them; a model the catalogue does not know is priced like the dearest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core import catalogue
 from core.options import resolve_model
 
 
@@ -18,23 +20,20 @@ class ModelPrice:
     input_per_mtok: float  # USD per million input tokens (text and images)
     image: dict[str, float]  # USD per output image, by size ("1K" is used for models without sizes)
     image_tokens: dict[str, int]  # output tokens Google counts per image, by size
+    output_per_mtok: float = 0.0  # USD per million text and thinking output tokens
 
     def output_rate(self, size: str) -> float:
-        """USD per output token at this size."""
+        """USD per output image token at this size."""
         return self.image[size] / self.image_tokens[size]
 
+    @classmethod
+    def of(cls, row: catalogue.ModelInfo) -> ModelPrice:
+        return cls(row.input_per_mtok, dict(row.image_price), dict(row.image_tokens), row.output_per_mtok)
 
-DEFAULT_PRICES: dict[str, ModelPrice] = {
-    "gemini-2.5-flash-image": ModelPrice(0.30, {"1K": 0.039}, {"1K": 1290}),
-    "gemini-3.1-flash-image-preview": ModelPrice(
-        0.50, {"512px": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151},
-        {"512px": 747, "1K": 1120, "2K": 1120, "4K": 2000},
-    ),
-    "gemini-3-pro-image-preview": ModelPrice(
-        2.00, {"1K": 0.134, "2K": 0.134, "4K": 0.24}, {"1K": 1120, "2K": 1120, "4K": 2000}
-    ),
-}
+
+DEFAULT_PRICES: dict[str, ModelPrice] = {row.id: ModelPrice.of(row) for row in catalogue.MODELS.values()}
 ESTIMATED_INPUT_TOKENS = 2_000  # a prompt plus a little history; input is a small share of an image's price
+ESTIMATED_THOUGHT_TOKENS = 1_000  # a thinking model's reasoning before the image, reserved generously
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,16 @@ class Prices:
         table = dict(DEFAULT_PRICES)
         for (model, size), usd in overrides.items():
             price = table[model]
-            table[model] = ModelPrice(price.input_per_mtok, {**price.image, size: usd}, price.image_tokens)
+            table[model] = ModelPrice(
+                price.input_per_mtok, {**price.image, size: usd}, price.image_tokens, price.output_per_mtok
+            )
         return cls(table)
 
     def _price(self, model: str, size: str | None) -> tuple[ModelPrice, str]:
-        price = self.table[resolve_model(model).name]
+        row = catalogue.lookup(model)
+        price = self.table.get(row.id) if row else None
+        if price is None:  # a model discovered at start-up that the catalogue does not know
+            price = ModelPrice.of(catalogue.conservative(model))
         size = size if size in price.image else "1K"
         return price, size
 
@@ -60,15 +64,22 @@ class Prices:
         return price.image[size]
 
     def estimate(self, model: str, size: str | None, input_images: int = 0) -> float:
-        """What one request is reserved at: one image at its size, plus a generous input allowance."""
+        """What one request is reserved at: one image at its size, plus generous input and thinking allowances."""
         price, size = self._price(model, size)
         input_tokens = ESTIMATED_INPUT_TOKENS + 1_300 * input_images
-        return price.image[size] + input_tokens * price.input_per_mtok / 1e6
+        thinking = ESTIMATED_THOUGHT_TOKENS * price.output_per_mtok if catalogue.capabilities(model).thinks else 0
+        return price.image[size] + (input_tokens * price.input_per_mtok + thinking) / 1e6
 
-    def cost(self, model: str, size: str | None, prompt_tokens: int, output_tokens: int) -> float:
-        """A turn's cost from Gemini's `usageMetadata`."""
+    def cost(
+        self, model: str, size: str | None, prompt_tokens: int, output_tokens: int, thought_tokens: int = 0
+    ) -> float:
+        """A turn's cost from Gemini's `usageMetadata`; thinking tokens are billed as (text) output."""
         price, size = self._price(model, size)
-        return prompt_tokens * price.input_per_mtok / 1e6 + output_tokens * price.output_rate(size)
+        return (
+            prompt_tokens * price.input_per_mtok / 1e6
+            + output_tokens * price.output_rate(size)
+            + thought_tokens * price.output_per_mtok / 1e6
+        )
 
 
 def parse_overrides(text: str) -> dict[tuple[str, str], float]:
@@ -85,5 +96,5 @@ def parse_overrides(text: str) -> dict[tuple[str, str], float]:
         size = size.strip().upper().replace("PX", "px") or "1K"
         if value < 0 or (spec.sizes and size not in spec.sizes) or (not spec.sizes and size != "1K"):
             raise ValueError(entry)
-        overrides[(spec.name, size)] = value
+        overrides[(spec.id, size)] = value
     return overrides

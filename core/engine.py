@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
-from core import images, options
+from core import catalogue, images, options
 from core.budget import Accountant, Limits, usage_report
 from core.costs import Prices
 from core.events import (
@@ -26,6 +26,9 @@ from core.events import (
     Forget,
     ImageInput,
     Interrupted,
+    ListModels,
+    ModelGone,
+    ModelRetired,
     ModelUnavailable,
     NextTurn,
     NotFound,
@@ -39,6 +42,9 @@ from core.events import (
     ThreadKey,
     User,
 )
+from core.history import for_model
+from core.lineup import Lineup
+from core.listing import model_lines
 from core.model import Content, GenerateRequest, Generation, ImageModel
 from core.policy import Policy
 from core.progress import Reporter
@@ -61,7 +67,7 @@ UPSCALE_PROMPT = (
 
 @dataclass(frozen=True)
 class EngineConfig:
-    default_model: str = "gemini-2.5-flash-image"
+    default_model: str = catalogue.DEFAULT_MODEL
     history_turns: int = 6
     max_concurrency: int = 4
     max_waiting: int = 100
@@ -81,12 +87,14 @@ class Engine:
         policy: Policy | None = None,
         accountant: Accountant | None = None,
         clock: Callable[[], float] = time.time,
+        lineup: Lineup | None = None,
     ) -> None:
         self._store = store
         self._model = model
         self._config = config
         self.policy = policy or Policy()
         self.accountant = accountant or Accountant(store, Limits(), Prices(), clock)
+        self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
@@ -128,6 +136,8 @@ class Engine:
                     reply = await self._forget(event)
                 case ShowUsage():
                     reply = await self._usage(event)
+                case ListModels():
+                    reply = Reply(key=event.key, notices=tuple(model_lines(self.lineup, self.accountant.prices)))
                 case _:
                     raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
@@ -188,11 +198,11 @@ class Engine:
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
-        chosen = options.check(event.options, self._config.default_model)
+        chosen, notice = self.lineup.check(event.options)
         message = await self._message(event.prompt, event.images, chosen)
         async with self._thread_lock(event.key):
             thread = await self._store.save_thread(event.key, chosen, event.user.id)
-            return await self._run(thread, event.user, event.prompt, chosen, message, request)
+            return _told(await self._run(thread, event.user, event.prompt, chosen, message, request), notice)
 
     async def _next(self, event: NextTurn, request: _Request) -> Reply:
         if not event.text.strip() and not event.images:
@@ -201,11 +211,11 @@ class Engine:
             thread = await self._store.get_thread(event.key)
             if thread is None:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
-            chosen = options.check(event.options.over(thread.options), self._config.default_model)
+            chosen, notice = self.lineup.check(event.options.over(thread.options))
             message = await self._message(event.text, event.images, chosen)
             if chosen != thread.options:  # flags on a later message change the thread from here on
                 thread = await self._store.save_thread(event.key, chosen, thread.created_by)
-            return await self._run(thread, event.user, event.text, chosen, message, request)
+            return _told(await self._run(thread, event.user, event.text, chosen, message, request), notice)
 
     async def _reroll(self, event: Reroll, request: _Request) -> Reply:
         turn = await self._store.get_turn(event.turn_id)
@@ -216,10 +226,13 @@ class Engine:
         async with self._thread_lock(turn.thread.key):
             if event.image_size:
                 bigger = Options(image_size=event.image_size).over(turn.options)
-                chosen = options.check(bigger, self._config.default_model)
+                chosen, notice = self.lineup.check(bigger)
                 message: Content = {"role": "user", "parts": [{"text": UPSCALE_PROMPT}]}
-                return await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1)
-            return await self._run(turn.thread, event.user, turn.prompt, turn.options, turn.request, request, turn.id)
+                reply = await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1)
+                return _told(reply, notice)
+            chosen, notice = self.lineup.check(turn.options)  # its model may be gone since: the replacement runs
+            reply = await self._run(turn.thread, event.user, turn.prompt, chosen, turn.request, request, turn.id)
+            return _told(reply, notice)
 
     async def _forget(self, event: Forget) -> Reply:
         async with self._thread_lock(event.key):
@@ -243,8 +256,8 @@ class Engine:
     async def _message(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options) -> Content:
         """The user's turn as Gemini Content, images validated and shrunk off the event loop."""
         assert chosen.model is not None
-        options.check_inputs(len(inputs), chosen.model)
-        spec = options.resolve_model(chosen.model)
+        spec = self.lineup.info(chosen.model)
+        options.check_inputs(len(inputs), spec)
         prepared = await asyncio.to_thread(_prepare_all, inputs, spec.max_input_edge)
         parts: list[dict] = [{"text": text.strip()}] if text.strip() else []
         parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
@@ -265,11 +278,13 @@ class Engine:
                 history = await self._store.history(
                     thread.id, before or turn_id, self._config.history_turns, max(0, budget)
                 )
+                models = await self._store.turn_models(thread.id, before or turn_id, self._config.history_turns)
+                history = for_model(history, models, chosen.model)  # another model's signatures are refused
                 call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
                 result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
                 await self._store.complete_turn(turn_id, result.content)
                 cost = self.accountant.prices.cost(
-                    chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens
+                    chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
                 )
                 await self._store.record_usage(
                     Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
@@ -278,6 +293,8 @@ class Engine:
                 )
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
+            if isinstance(failure, ModelGone):
+                failure = await self._model_gone(thread, chosen, failure)
             return replace(reply, failure=failure)
         except Exception:
             log.exception("turn %s failed unexpectedly", turn_id)
@@ -287,6 +304,20 @@ class Engine:
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
         )
         return replace(reply, images=result.images, text=result.text, notices=notices)
+
+    async def _model_gone(self, thread: ThreadRecord, chosen: Options, gone: ModelGone) -> Failure:
+        """A 404 for the model mid-run (retired since start): the thread moves on to the replacement."""
+        assert chosen.model is not None
+        successor = self.lineup.withdraw(chosen.model)
+        log.warning("Gemini says %s is gone (%s): threads move to %s", chosen.model, gone.reason, successor.id)
+        moved, _ = self.lineup.check(chosen)  # on the successor, keeping the ratio and size where it can
+        await self._store.save_thread(thread.key, moved, thread.created_by)
+        return ModelRetired(
+            f"Gemini no longer offers `{chosen.model}` (it was retired since the bot started). It is replaced by "
+            f"{successor.id} ({successor.label}): this conversation continues on it from your next message. "
+            "Press Try again, or send the message again.",
+            reason=gone.reason, model=chosen.model,
+        )
 
     async def _generate(self, call: GenerateRequest, owner: str, request: _Request) -> Generation:
         """The model call, in the fair queue; a 429 pauses the whole queue and the request goes again first."""
@@ -334,6 +365,11 @@ class Engine:
 class _Request:
     progress: ProgressCallback | None = None
     ticket: str | None = None
+
+
+def _told(reply: Reply, notice: str | None) -> Reply:
+    """The reply with the notice naming the model that actually ran, ahead of any other notice."""
+    return replace(reply, notices=(notice, *reply.notices)) if notice else reply
 
 
 def _prepare_all(inputs: tuple[ImageInput, ...], max_edge: int) -> list[tuple[bytes, str]]:

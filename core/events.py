@@ -124,7 +124,15 @@ class ShowUsage:
     user: User
 
 
-Event = StartThread | NextTurn | EditImages | Reroll | Forget | ShowUsage
+@dataclass(frozen=True)
+class ListModels:
+    """`/models`: the models this bot can use now, with their short names, status, ratios, sizes and prices."""
+
+    key: ThreadKey
+    user: User
+
+
+Event = StartThread | NextTurn | EditImages | Reroll | Forget | ShowUsage | ListModels
 
 
 @dataclass(frozen=True)
@@ -241,6 +249,20 @@ class ModelUnavailable(Failure):
 
 class NotFound(Failure):
     kind = "not_found"
+
+
+class ModelGone(NotFound):
+    """Gemini said 404 for the model itself (retired since the bot started, or never offered to this key)."""
+
+    def __init__(self, message: str, *, reason: str | None = None, model: str = "") -> None:
+        super().__init__(message, reason=reason)
+        self.model = model
+
+
+class ModelRetired(ModelGone):
+    """A model gone mid-run: the thread moved to its replacement, so the same request may well succeed again."""
+
+    retryable = True
 
 
 class Busy(Failure):

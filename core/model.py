@@ -15,18 +15,18 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from core.catalogue import capabilities
 from core.events import (
     AuthFailed,
     BadInput,
     Blocked,
     Failure,
+    ModelGone,
     ModelUnavailable,
     NoImage,
-    NotFound,
     OutputImage,
     QuotaExhausted,
 )
-from core.options import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,25 @@ class Generation:
     output_tokens: int = 0
     total_tokens: int = 0
     finish_reason: str | None = None
+    thought_tokens: int = 0  # `thoughtsTokenCount`: billed as output, not part of `output_tokens`
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """One entry of Gemini's models.list: an id without `models/`, and the methods it serves."""
+
+    id: str
+    display_name: str = ""
+    methods: tuple[str, ...] = ()
 
 
 class ImageModel(Protocol):
     async def generate(self, request: GenerateRequest) -> Generation:
         """One model call; raises a `Failure` describing any outcome without a usable answer."""
+        ...
+
+    async def list_models(self) -> list[ListedModel]:
+        """Every model the API key may use (all pages); raises a `Failure` when Gemini cannot say."""
         ...
 
     async def aclose(self) -> None: ...
@@ -129,7 +143,7 @@ class GeminiModel:
     async def generate(self, request: GenerateRequest) -> Generation:
         image_config = types.ImageConfig(
             aspect_ratio=request.aspect_ratio,
-            image_size=request.image_size if resolve_model(request.model).sizes else None,
+            image_size=request.image_size if capabilities(request.model).sizes else None,
         )
         config = types.GenerateContentConfig(
             response_modalities=["TEXT", "IMAGE"],
@@ -151,6 +165,20 @@ class GeminiModel:
             log.warning("cannot reach Gemini: %s", type(exc).__name__)
             raise ModelUnavailable("The bot could not reach Gemini. Try again in a few minutes.") from exc
         return read_response(response)
+
+    async def list_models(self) -> list[ListedModel]:
+        try:
+            pager = await self._client.aio.models.list(config=types.ListModelsConfig(page_size=100))
+            return [
+                ListedModel(
+                    (m.name or "").removeprefix("models/"), m.display_name or "", tuple(m.supported_actions or ())
+                )
+                async for m in pager
+            ]
+        except genai_errors.APIError as exc:
+            raise api_failure(exc, "models.list") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise ModelUnavailable(f"Gemini's models.list could not be reached ({type(exc).__name__}).") from exc
 
 
 def _code(value: object) -> str:
@@ -201,6 +229,7 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
         output_tokens=(usage.candidates_token_count or 0) if usage else 0,
         total_tokens=(usage.total_token_count or 0) if usage else 0,
         finish_reason=finish,
+        thought_tokens=(usage.thoughts_token_count or 0) if usage else 0,
     )
 
 
@@ -240,10 +269,11 @@ def api_failure(exc: genai_errors.APIError, model: str) -> Failure:
             reason=status,
         )
     if code == 404:
-        return NotFound(
+        return ModelGone(
             f"Gemini does not offer `{model}` to this API key ({detail}). Try another --model, or ask the "
             "operator to check GEMINI_MODEL and GEMINI_API_VERSION.",
             reason=status,
+            model=model,
         )
     if code is not None and 400 <= code < 500:
         return BadInput(f"Gemini could not use this request ({detail}): {message[:300]}", reason=status)

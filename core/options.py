@@ -1,55 +1,20 @@
-"""Per-model capabilities (ratios, sizes, input limits) and the `--ar 16:9 --size 2K --model pro` flag parser.
+"""The `--ar 16:9 --size 2K --model pro` flag parser, and option checks against the catalogue's capabilities.
 
-The tables follow Google's published image-generation docs; a combination a model does not support is a
-`UnsupportedOption` whose message names what that model does support.
+A combination a model does not support is an `UnsupportedOption` whose message names what that model does support.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from core import catalogue
+from core.catalogue import ModelInfo
 from core.events import Options, UnsupportedOption
+from core.lineup import Lineup, normalise_size
 
-_BASE_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    label: str
-    ratios: tuple[str, ...]
-    sizes: tuple[str, ...]  # empty: the model has one fixed resolution per ratio
-    max_inputs: int
-    max_input_edge: int  # longer input edges are shrunk: the model gains nothing from more pixels
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def thinks(self) -> bool:
-        """Gemini 3 image models sign their turns and expect the signatures back."""
-        return self.name.startswith("gemini-3")
-
-
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "gemini-2.5-flash-image", "Nano Banana (2.5 Flash Image)", _BASE_RATIOS, (), 3, 2048,
-            ("flash", "flash-2.5", "2.5", "nano-banana", "nb"),
-        ),
-        ModelSpec(
-            "gemini-3.1-flash-image-preview", "Nano Banana 2 (3.1 Flash Image)",
-            _BASE_RATIOS + ("1:4", "4:1", "1:8", "8:1"), ("512px", "1K", "2K", "4K"), 14, 3072,
-            ("flash-3.1", "flash3.1", "3.1", "nano-banana-2", "nb2", "gemini-3.1-flash-image"),
-        ),
-        ModelSpec(
-            "gemini-3-pro-image-preview", "Nano Banana Pro (3 Pro Image)", _BASE_RATIOS, ("1K", "2K", "4K"), 14,
-            3072, ("pro", "3-pro", "nano-banana-pro", "nb-pro", "gemini-3-pro-image"),
-        ),
-    )
-}
-
-_ALIASES = {alias: spec.name for spec in MODELS.values() for alias in (spec.name, *spec.aliases)}
+ModelSpec = ModelInfo
+# The models a name can reach (retired ones resolve to their replacements), for choice lists.
+MODELS: dict[str, ModelInfo] = {m.id: m for m in catalogue.MODELS.values() if m.status != catalogue.RETIRED}
 
 # Pixel dimensions per ratio at 1K (Google's tables); other sizes scale these.
 _DIMS_1K = {
@@ -60,51 +25,22 @@ _DIMS_1K = {
 _SIZE_SCALE = {"512px": 0.5, "1K": 1, "2K": 2, "4K": 4}
 
 
-def resolve_model(name: str) -> ModelSpec:
-    """The spec for a full model name or a short alias (`flash`, `pro`, `flash-3.1`)."""
-    key = name.strip().lower()
-    if key in _ALIASES:
-        return MODELS[_ALIASES[key]]
-    known = ", ".join(f"{spec.name} ({'/'.join(spec.aliases[:2])})" for spec in MODELS.values())
-    raise UnsupportedOption(f"Unknown model `{name}`. Choose one of: {known}.")
-
-
-def normalise_size(size: str) -> str:
-    """`2k` → `2K`, `512` → `512px`: Gemini rejects a lower-case K."""
-    s = size.strip().upper().replace("PX", "px")
-    if s in ("512", "0.5K"):
-        return "512px"
-    return s
+def resolve_model(name: str) -> ModelInfo:
+    """The model a full id or a short name (`flash`, `pro`, `lite`, `flash-3.1`) runs on, retired names included."""
+    return Lineup().resolve(name).model
 
 
 def check(options: Options, default_model: str) -> Options:
     """Options with the model resolved; raises UnsupportedOption naming what the model supports."""
-    spec = resolve_model(options.model or default_model)
-    ratio, size = options.aspect_ratio, options.image_size
-    if ratio is not None and ratio not in spec.ratios:
-        raise UnsupportedOption(
-            f"{spec.name} does not support aspect ratio {ratio}. It supports: {' '.join(spec.ratios)}."
-        )
-    if size is not None:
-        size = normalise_size(size)
-        if not spec.sizes:
-            raise UnsupportedOption(
-                f"{spec.name} has no size option (it renders about 1K). "
-                f"For {size} use --model pro or --model flash-3.1."
-            )
-        if size not in spec.sizes:
-            raise UnsupportedOption(
-                f"{spec.name} does not support size {size}. It supports: {' '.join(spec.sizes)}."
-            )
-    return Options(model=spec.name, aspect_ratio=ratio, image_size=size)
+    return Lineup(default_model).check(options)[0]
 
 
-def check_inputs(count: int, model: str) -> None:
-    spec = resolve_model(model)
+def check_inputs(count: int, model: str | ModelInfo) -> None:
+    spec = model if isinstance(model, ModelInfo) else resolve_model(model)
     if count > spec.max_inputs:
         raise UnsupportedOption(
-            f"{spec.name} takes at most {spec.max_inputs} input images per message; you sent {count}."
-            + (" Gemini 3 models (--model pro, --model flash-3.1) take up to 14." if spec.max_inputs < 14 else "")
+            f"{spec.id} takes at most {spec.max_inputs} input images per message; you sent {count}."
+            + (" --model flash and --model pro take up to 14." if spec.max_inputs < 14 else "")
         )
 
 
@@ -138,7 +74,8 @@ def parse_flags(text: str) -> tuple[str, Options]:
             if size not in _SIZE_SCALE:
                 raise UnsupportedOption(f"`--size {value}` is not a size; use 512px, 1K, 2K or 4K.")
         else:
-            model = resolve_model(value).name
+            resolve_model(value)  # an unknown name is refused here; the engine resolves it against the lineup
+            model = value.strip().lower()
     dangling = re.search(r"(?:^|\s)--(ar|aspect|size|model)\s*$", text, re.IGNORECASE)
     if dangling:
         raise UnsupportedOption(f"`--{dangling.group(1)}` needs a value, for example --ar 16:9 or --size 2K.")

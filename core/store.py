@@ -291,6 +291,16 @@ class Store:
             history += [hydrate(request, blobs), hydrate(response, blobs)]
         return history
 
+    async def turn_models(self, thread_id: int, before_turn: int, max_turns: int) -> list[str]:
+        """The model of each of the newest completed turns before `before_turn`, oldest first: the window that
+        `history` returns is the newest of these turns."""
+        rows = await self._rows(
+            "SELECT model FROM (SELECT id, model FROM turns WHERE thread_id=? AND status='ok' AND id<? "
+            "ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (thread_id, before_turn, max_turns),
+        )
+        return [row[0] for row in rows]
+
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
         rows = await self._rows(
             "SELECT t.id, t.user_id, t.status, t.prompt, t.model, t.aspect_ratio, t.image_size, t.request, "

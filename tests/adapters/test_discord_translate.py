@@ -36,7 +36,7 @@ from adapters.discord.views import modal_value
 from core.events import BadInput, Blocked, Options, ThreadKey
 from core.options import MODELS
 
-FLASH, FLASH3, PRO = "gemini-2.5-flash-image", "gemini-3.1-flash-image-preview", "gemini-3-pro-image-preview"
+FLASH, FLASH3, PRO = "gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image"
 
 
 def info(url: str = "https://cdn.discordapp.com/attachments/1/2/a.png", **kw: object) -> AttachmentInfo:

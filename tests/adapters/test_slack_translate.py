@@ -73,8 +73,8 @@ def test_mentions_are_found_and_stripped() -> None:
 def test_thread_key_and_escaping() -> None:
     assert thread_key("T1", "C1", "1.2") == ThreadKey("slack", "T1", "C1", "1.2")
     assert escape("a <b> & c") == "a &lt;b&gt; &amp; c"
-    root = root_text("a <fox>", "U1", Options(model="gemini-3-pro-image-preview", aspect_ratio="16:9"))
-    assert "*a &lt;fox&gt;*" in root and "<@U1>" in root and "gemini-3-pro-image-preview · 16:9" in root
+    root = root_text("a <fox>", "U1", Options(model="gemini-3-pro-image", aspect_ratio="16:9"))
+    assert "*a &lt;fox&gt;*" in root and "<@U1>" in root and "gemini-3-pro-image · 16:9" in root
 
 
 def test_files_become_refs_preferring_the_download_url() -> None:
@@ -100,9 +100,9 @@ def test_turn_values_round_trip_and_junk_is_refused() -> None:
 
 
 def test_upscale_is_offered_only_above_the_current_size_on_models_with_sizes() -> None:
-    assert upscale_sizes(Options(model="gemini-3-pro-image-preview")) == ("2K", "4K")
-    assert upscale_sizes(Options(model="gemini-3-pro-image-preview", image_size="2K")) == ("4K",)
-    assert upscale_sizes(Options(model="gemini-3-pro-image-preview", image_size="4K")) == ()
+    assert upscale_sizes(Options(model="gemini-3-pro-image")) == ("2K", "4K")
+    assert upscale_sizes(Options(model="gemini-3-pro-image", image_size="2K")) == ("4K",)
+    assert upscale_sizes(Options(model="gemini-3-pro-image", image_size="4K")) == ()
     assert upscale_sizes(Options(model="gemini-2.5-flash-image")) == ()
     assert upscale_sizes(Options(model="no-such-model")) == ()
 

@@ -9,7 +9,7 @@ from bot.settings import Settings, SettingsError, load_env
 
 def test_defaults_follow_the_design():
     settings = Settings.from_env({})
-    assert settings.gemini_model == "gemini-2.5-flash-image"
+    assert settings.gemini_model == "gemini-nano-banana-2.1"
     assert settings.gemini_api_version == "v1beta"
     assert settings.db_path == Path("data/bot.db")
     assert (settings.port, settings.max_concurrency, settings.history_turns) == (3000, 4, 6)
@@ -22,7 +22,7 @@ def test_values_are_read_and_aliases_resolved():
         "SLACK_BOT_TOKEN": "xoxb-1", "GEMINI_MAX_CONCURRENCY": "2", "BOT_HISTORY_TURNS": "3",
         "GEMINI_BASE_URL": "http://127.0.0.1:9/gemini",
     })
-    assert settings.gemini_api_key == "k" and settings.gemini_model == "gemini-3-pro-image-preview"
+    assert settings.gemini_api_key == "k" and settings.gemini_model == "gemini-3-pro-image"
     assert settings.discord_guild_ids == (1, 2) and settings.platforms == ("discord", "slack")
     assert (settings.max_concurrency, settings.history_turns) == (2, 3)
 

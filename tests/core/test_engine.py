@@ -33,7 +33,7 @@ async def test_start_then_refine_sends_the_earlier_turns_with_signatures(engine,
     wire = gemini.requests[-1]
     assert [c["role"] for c in wire.contents] == ["user", "model", "user"]
     assert any("thought_signature" in p for p in wire.contents[1]["parts"])  # else the emulator would have said 400
-    assert wire.aspect_ratio == "16:9" and wire.model == "gemini-3-pro-image-preview"
+    assert wire.aspect_ratio == "16:9" and wire.model == "gemini-3-pro-image"
 
 
 async def test_attached_images_are_the_edit_input(engine, gemini):
@@ -53,9 +53,11 @@ async def test_later_flags_change_the_thread_from_that_turn_on(engine, gemini):
 async def test_bad_input_is_refused_before_anything_is_stored(engine, gemini):
     empty = await engine.handle(StartThread(KEY, ALICE, "   "))
     assert "prompt is empty" in empty.failure.message
-    ratio = await engine.handle(StartThread(KEY, ALICE, "x", options=Options(aspect_ratio="8:1")))
+    ratio = await engine.handle(StartThread(KEY, ALICE, "x", options=Options(aspect_ratio="8:1", model="flash-2.5")))
     assert isinstance(ratio.failure, UnsupportedOption)
-    many = await engine.handle(StartThread(KEY, ALICE, "x", tuple(ImageInput(pictures.png()) for _ in range(4))))
+    many = await engine.handle(
+        StartThread(KEY, ALICE, "x", tuple(ImageInput(pictures.png()) for _ in range(4)), Options(model="flash-2.5"))
+    )
     assert "at most 3" in many.failure.message
     pdf = await engine.handle(StartThread(KEY, ALICE, "x", (ImageInput(b"%PDF-1.4", "doc.pdf"),)))
     assert "PDF" in pdf.failure.message
@@ -99,7 +101,7 @@ async def test_reroll_repeats_the_request_and_upscale_rerenders_bigger(engine, g
 
 
 async def test_upscale_on_a_model_without_sizes_is_refused(engine):
-    first = await engine.handle(StartThread(KEY, ALICE, "a fox"))
+    first = await engine.handle(StartThread(KEY, ALICE, "a fox", options=Options(model="flash-2.5")))
     reply = await engine.handle(Reroll(first.turn_id, ALICE, image_size="2K"))
     assert isinstance(reply.failure, UnsupportedOption)
 

@@ -27,7 +27,7 @@ class Clock:
 def make_engine(store, model, limits=None, clock=None, policy=None, **config):
     clock = clock or Clock("2026-11-22T12:00:00")
     accountant = Accountant(store, limits or Limits(), Prices(), clock)
-    config = {"quota_delay_s": 0.01, **config}
+    config = {"quota_delay_s": 0.01, "default_model": FLASH, **config}
     return Engine(store, model, EngineConfig(**config), policy=policy, accountant=accountant, clock=clock)
 
 
@@ -123,9 +123,9 @@ async def test_usage_matches_what_was_recorded(store, model, gemini):
 
 
 def test_price_table_and_overrides():
-    assert DEFAULT_PRICES["gemini-3-pro-image-preview"].image["4K"] == 0.24
-    prices = Prices.with_overrides(parse_overrides("pro:4K=0.30, flash=0.05"))
-    assert prices.image_price("gemini-3-pro-image-preview", "4K") == 0.30
+    assert DEFAULT_PRICES["gemini-3-pro-image"].image["4K"] == 0.24
+    prices = Prices.with_overrides(parse_overrides("pro:4K=0.30, flash-2.5=0.05"))
+    assert prices.image_price("gemini-3-pro-image", "4K") == 0.30
     assert prices.image_price(FLASH, None) == 0.05
     assert prices.cost(FLASH, None, 0, 1290) == pytest.approx(0.05)
     for bad in ("pro:8K=1", "dalle=1", "flash=-1", "flash=cheap"):

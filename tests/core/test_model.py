@@ -10,7 +10,7 @@ from tests.conftest import gemini_config
 from tests.emulators.gemini import Block, Finish, Status, TextOnly
 from tests.pictures import size_of
 
-FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image-preview"
+FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
 
 
 def ask(text="a red fox", model=FLASH, ratio=None, size=None, history=()):

@@ -8,7 +8,7 @@ from core.store import MIGRATIONS, Store, Usage, dehydrate, hydrate
 from tests import pictures
 
 KEY = ThreadKey("console", "local", "console", "t1")
-OPTS = Options(model="gemini-3-pro-image-preview", aspect_ratio="16:9")
+OPTS = Options(model="gemini-3-pro-image", aspect_ratio="16:9")
 
 
 def user(text, image=None):
@@ -118,7 +118,7 @@ async def test_forget_removes_turns_and_unused_images(store):
 
 async def test_thread_options_are_updated_in_place(store):
     first = await store.save_thread(KEY, OPTS, "creator")
-    second = await store.save_thread(KEY, Options(model="gemini-3-pro-image-preview", image_size="2K"), "someone")
+    second = await store.save_thread(KEY, Options(model="gemini-3-pro-image", image_size="2K"), "someone")
     assert first.id == second.id and second.created_by == "creator"
     assert (await store.get_thread(KEY)).options.image_size == "2K"
 

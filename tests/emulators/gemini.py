@@ -1,8 +1,10 @@
 """A scriptable Gemini emulator on 127.0.0.1 that the real google-genai client talks to.
 
-It speaks `POST /{version}/models/{model}:generateContent`, records every request (decoded), can script latency,
-HTTP errors, prompt blocks, safety finishes and text-only answers, and checks thought signatures on the way back
-as Gemini 3 models do: a model turn re-sent without the signature it was given is refused with a 400.
+It speaks `POST /{version}/models/{model}:generateContent` and `GET /{version}/models` (models.list, paged; which
+models are offered is `offered`, and any other model answers 404), records every request (decoded), can script
+latency, HTTP errors, prompt blocks, safety finishes and text-only answers, and checks thought signatures on the way
+back as Gemini 3 models do: a model turn re-sent without the signature it was given, or with a signature that
+another model issued, is refused with a 400.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.offline import GeminiStandIn, WireRequest, b64decode, error_answer, parse_request
+from core.catalogue import capabilities
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,22 @@ class GeminiEmulator(GeminiStandIn):
         self.sizes: list[int] = []  # every request's body size, kept even when the requests are not
         self.script: deque[Scripted] = deque()
         self.requests: list[WireRequest] = []
-        # sha256 of an image we returned -> the signatures given with it (one image may be drawn twice)
-        self.signatures: dict[str, set[bytes]] = {}
+        # sha256 of an image we returned -> (model, signature) given with it (one image may be drawn twice)
+        self.signatures: dict[str, set[tuple[str, bytes]]] = {}
         self.in_flight = 0
         self.max_in_flight = 0
+        self.list_calls = 0  # models.list requests (pages), not counted in `calls`
+        self.list_error: Status | None = None  # answer models.list with this error instead
 
     def push(self, *items: Scripted) -> None:
         self.script.extend(items)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        self.list_calls += 1
+        if self.list_error is not None:
+            item = self.list_error
+            return error_answer(item.code, item.status or _STATUS_NAMES.get(item.code, "UNKNOWN"), item.message)
+        return await super()._list(request)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
@@ -95,7 +107,7 @@ class GeminiEmulator(GeminiStandIn):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            response = await self._scripted(wire, request)
+            response = self.not_offered(wire.model) or await self._scripted(wire, request)
             # `latency` is the model's time from a received request to its answer, its own work included
             remaining = self.latency - (asyncio.get_running_loop().time() - received)
             if remaining > 0:
@@ -128,7 +140,7 @@ class GeminiEmulator(GeminiStandIn):
                     "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 9, "totalTokenCount": 14},
                 }
             )
-        if self.check_signatures and wire.model.startswith("gemini-3"):
+        if self.check_signatures and capabilities(wire.model).thinks:
             missing = self._missing_signature(wire)
             if missing:
                 return error_answer(400, "INVALID_ARGUMENT", missing)
@@ -142,24 +154,24 @@ class GeminiEmulator(GeminiStandIn):
         for part in answer["candidates"][0]["content"]["parts"]:
             if "inlineData" in part and "thoughtSignature" in part:
                 self.signatures.setdefault(hashlib.sha256(png).hexdigest(), set()).add(
-                    b64decode(part["thoughtSignature"])
+                    (wire.model, b64decode(part["thoughtSignature"]))
                 )
         return answer
 
     def _missing_signature(self, wire: WireRequest) -> str | None:
-        """Gemini 3 refuses an edit whose history lost the signature of an image it made."""
+        """Gemini 3 refuses an edit whose history lost the signature of an image it made, or carries a signature
+        it did not issue (another model's); an image another model made is accepted without one."""
         for turn, content in enumerate(wire.contents[:-1]):
-            if content.get("role") != "model":
-                continue
             for part in content["parts"]:
-                inline = part.get("inline_data")
-                if inline is None:
-                    continue
-                expected = self.signatures.get(hashlib.sha256(inline["data"]).hexdigest(), set())
-                if not expected:
-                    continue
                 given = part.get("thought_signature")
-                if given is None or b64decode(given) not in expected:
+                if content.get("role") != "model" or (part.get("inline_data") is None and given is None):
+                    continue
+                inline = part.get("inline_data")
+                issued = self.signatures.get(hashlib.sha256(inline["data"]).hexdigest(), set()) if inline else set()
+                ours = {signature for model, signature in issued if model == wire.model}
+                if given is not None and b64decode(given) not in ours:
+                    return f"Content {turn} has a thought_signature that {wire.model} did not issue."
+                if given is None and ours:
                     return f"Image part in content {turn} is missing a thought_signature (or it was altered)."
         return None
 

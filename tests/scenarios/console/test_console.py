@@ -56,7 +56,7 @@ async def test_imagine_refine_attach_and_forget_with_pro(tmp_path, gemini):
     assert all(p.is_absolute() and p.is_file() for p in images)
     assert pictures.size_of(images[0].read_bytes()) == (1376, 768)
     first, night, edit, fresh = gemini.requests
-    assert (first.aspect_ratio, first.model, first.prompt) == ("16:9", "gemini-3-pro-image-preview", "a red fox")
+    assert (first.aspect_ratio, first.model, first.prompt) == ("16:9", "gemini-3-pro-image", "a red fox")
     assert [c["role"] for c in night.contents] == ["user", "model", "user"]
     assert any("thought_signature" in part for part in night.contents[1]["parts"])
     assert edit.input_images == [cat.read_bytes()] and len(edit.contents) == 5
@@ -70,7 +70,7 @@ async def test_a_new_process_continues_a_stored_thread(tmp_path, gemini):
     out, err, code = await console(tmp_path, [f"/thread {thread_id}", "add a storm"], env=gemini_env(gemini))
     assert code == 0, err
     assert out[0] == f"thread: {thread_id}" and out[1].startswith("image: ")
-    assert len(gemini.requests[-1].contents) == 3 and gemini.requests[-1].model == "gemini-3-pro-image-preview"
+    assert len(gemini.requests[-1].contents) == 3 and gemini.requests[-1].model == "gemini-3-pro-image"
     out, _, _ = await console(tmp_path, ["/thread nope"], env=gemini_env(gemini))
     assert out == ["error: No stored thread nope. Start one with /imagine."]
 
@@ -95,7 +95,7 @@ async def test_every_failure_is_an_error_line_and_the_session_goes_on(tmp_path, 
         f"/attach {tmp_path / 'bomb.png'}",
         "use the bomb",
         "/imagine wide --ar 9:21",
-        "/imagine big --size 4K",
+        "/imagine big --size 4K --model flash-2.5",
         "/imagine    ",
         "/frobnicate",
         "/imagine still works",

@@ -26,7 +26,7 @@ from tests.pictures import noise_png, png
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
 FLASH = "gemini-2.5-flash-image"
-PRO = "gemini-3-pro-image-preview"
+PRO = "gemini-3-pro-image"
 MiB = 1024 * 1024
 
 

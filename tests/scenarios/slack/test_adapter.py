@@ -41,7 +41,7 @@ from tests.emulators.slack import (
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
 CH = DEFAULT_CHANNEL
-PRO = "gemini-3-pro-image-preview"
+PRO = "gemini-3-pro-image"
 
 
 def settings_for(emu: SlackEmulator, **overrides: Any) -> Settings:
@@ -146,11 +146,11 @@ async def test_imagine_acks_fast_posts_a_root_and_uploads_into_its_thread(
 async def test_an_invalid_flag_is_answered_in_the_ack_naming_what_is_supported(
     emu: SlackEmulator, bot: SlackBot, gemini: GeminiEmulator
 ) -> None:
-    status, body, elapsed = await emu.send_slash_command("/imagine", "a fox --ar 8:1")
+    status, body, elapsed = await emu.send_slash_command("/imagine", "a fox --ar 8:1 --model flash-2.5")
     answer = json.loads(body)
     assert status == 200 and elapsed < 3 and answer["response_type"] == "ephemeral"
     assert "8:1" in answer["text"] and "It supports: 1:1" in answer["text"] and "16:9" in answer["text"]
-    sized = json.loads((await emu.send_slash_command("/imagine", "a fox --size 4K")).body)
+    sized = json.loads((await emu.send_slash_command("/imagine", "a fox --size 4K --model flash-2.5")).body)
     assert "no size option" in sized["text"] and "--model pro" in sized["text"]
     empty = json.loads((await emu.send_slash_command("/imagine", "  --ar 1:1")).body)
     assert "Usage: `/imagine PROMPT" in empty["text"]
@@ -320,7 +320,8 @@ async def test_the_edit_image_shortcut_opens_a_modal_and_answers_in_the_message_
     view = opened.response["view"]  # type: ignore[index]
     assert view["callback_id"] == EDIT_VIEW
 
-    refused = await emu.send_view_submission(view_id=view["id"], values={"prompt": {"text": "blue --ar 8:1"}})
+    flags = "blue --ar 8:1 --model pro"  # Pro has no 8:1
+    refused = await emu.send_view_submission(view_id=view["id"], values={"prompt": {"text": flags}})
     answer = json.loads(refused.body)
     assert answer["response_action"] == "errors" and "It supports" in answer["errors"]["prompt"]
     done = await emu.send_view_submission(view_id=view["id"], values={"prompt": {"text": "paint it blue --ar 4:3"}})

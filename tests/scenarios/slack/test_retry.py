@@ -69,11 +69,11 @@ async def test_a_blocked_edit_offers_try_again_which_reruns_it_even_after_a_rest
 async def test_failures_that_would_fail_again_have_no_button(
     emu: SlackEmulator, bot: SlackBot, gemini: GeminiEmulator, engine: Engine
 ) -> None:
-    root_ts, _ = await imagine(emu, "a kettle")
+    root_ts, _ = await imagine(emu, "a kettle --model flash-2.5")
     engine.accountant.limits = Limits(user_daily_images=1)
     await emu.send_event(emu.user_message(CH, "make it whistle", thread_ts=root_ts))
     await wait_for(lambda: failures(emu, root_ts), message="no limit message")
-    await emu.send_event(emu.user_message(CH, "bigger --size 4K", thread_ts=root_ts))  # flash has no sizes
+    await emu.send_event(emu.user_message(CH, "bigger --size 4K", thread_ts=root_ts))  # flash-2.5 has no sizes
     told = await wait_for(lambda: (found := failures(emu, root_ts)) and len(found) == 2 and found)
     await bot.drain()
 
