@@ -15,13 +15,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core.events import Busy, Failure
+from core.events import Busy, Cancelled
 
 Notify = Callable[[int], None]
-
-
-class Cancelled(Failure):
-    kind = "cancelled"
 
 
 @dataclass(eq=False)

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from core.events import Busy, Options, Progress, StartThread, ThreadKey, User
-from core.queue import Cancelled, FairQueue
+from core.events import Busy, Cancelled, Options, Progress, StartThread, ThreadKey, User
+from core.queue import FairQueue
 from tests.conftest import until
 
 
