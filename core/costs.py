@@ -55,10 +55,6 @@ class Prices:
         size = size if size in price.image else "1K"
         return price, size
 
-    def image_price(self, model: str, size: str | None) -> float:
-        price, size = self._price(model, size)
-        return price.image[size]
-
     def estimate(self, model: str, size: str | None, input_images: int = 0) -> float:
         """What one request is reserved at: one image at its size, plus a generous input allowance."""
         price, size = self._price(model, size)

@@ -215,7 +215,7 @@ class Engine:
         """The requester's Cancel: withdraw a request still waiting in line."""
         if not turns.may_cancel(requester_id, user):
             return Withdrawal.NOT_YOURS
-        return Withdrawal.CANCELLED if self.queue.cancel(ticket) else Withdrawal.STARTED
+        return Withdrawal.CANCELLED if self.cancel(ticket) else Withdrawal.STARTED
 
     # events ------------------------------------------------------------------------------------------
 

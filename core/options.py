@@ -24,11 +24,6 @@ class ModelSpec:
     max_input_edge: int  # longer input edges are shrunk: the model gains nothing from more pixels
     aliases: tuple[str, ...] = ()
 
-    @property
-    def thinks(self) -> bool:
-        """Gemini 3 image models sign their turns and expect the signatures back."""
-        return self.name.startswith("gemini-3")
-
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec

@@ -144,10 +144,6 @@ class FairQueue:
         if granted_any:
             self._renumber()
 
-    def order(self) -> list[tuple[str, str | None]]:
-        """Who is served next, in order: (owner, ticket) pairs, as the rotation will grant them."""
-        return [(w.owner, w.ticket) for w in self._ordered()]
-
     def _ordered(self) -> list[_Waiter]:
         queues = [list(q) for q in self._owners.values()]
         return [w for round_ in itertools.zip_longest(*queues) for w in round_ if w is not None]
