@@ -21,10 +21,6 @@ class InFlight:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    @property
-    def count(self) -> int:
-        return self._count + sum(1 for task in self._tasks if not task.done())
-
     @contextlib.asynccontextmanager
     async def tracked(self) -> AsyncIterator[None]:
         """Count the block's work (a handler the platform library runs) until it ends."""

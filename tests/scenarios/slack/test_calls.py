@@ -3,6 +3,7 @@ every request, through the real Bolt app."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -54,3 +55,23 @@ async def test_a_refinement_turn_makes_four_web_api_calls_and_one_upload(
     ]
     [image] = [m for m in slack.thread(DEFAULT_CHANNEL, first.thread_ts) if m.get("ts") == slack.uploads[1].message_ts]
     assert image["files"] and any(b["type"] == "actions" for b in image["blocks"])
+
+
+async def test_the_emulator_puts_upload_blocks_on_the_file_message_as_slack_does(slack: SlackEmulator) -> None:
+    """files.completeUploadExternal takes `blocks` (ignored when an initial_comment is given); a message that keeps
+    its blocks outlives its deleted files."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "a fox"}}]
+    png = b"\x89PNG\r\n\x1a\n"
+    await client.files_upload_v2(channel=DEFAULT_CHANNEL, file=png, filename="a.png", blocks=json.dumps(blocks))
+    await client.files_upload_v2(
+        channel=DEFAULT_CHANNEL, file=png, filename="b.png", blocks=json.dumps(blocks), initial_comment="here"
+    )
+    with_blocks, with_comment = (slack.find_message(DEFAULT_CHANNEL, u.message_ts or "") for u in slack.uploads)
+    assert with_blocks is not None and with_blocks["blocks"] == blocks and with_blocks["text"] == ""
+    assert with_comment is not None and "blocks" not in with_comment and with_comment["text"] == "here"
+    await client.files_delete(file=slack.uploads[0].id)
+    kept = slack.find_message(DEFAULT_CHANNEL, with_blocks["ts"])
+    assert kept is not None and not kept.get("files") and kept["blocks"] == blocks
