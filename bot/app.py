@@ -66,8 +66,8 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
 
 
 def discord_config(settings: Settings) -> DiscordConfig:
-    if not settings.discord_token:
-        raise SettingsError(["DISCORD_TOKEN is not set (the bot token from the Discord developer portal)"])
+    settings.require(offline=True, platforms=("discord",))
+    assert settings.discord_token is not None
     return DiscordConfig(
         token=settings.discord_token,
         guild_ids=settings.discord_guild_ids,
@@ -79,9 +79,9 @@ def discord_config(settings: Settings) -> DiscordConfig:
 
 def slack_config(settings: Settings, *, http: bool = False) -> SlackConfig:
     """HTTP mode (no app token, or `--http`) needs the signing secret: said here, before anything starts."""
-    if not settings.slack_bot_token:
-        raise SettingsError(["SLACK_BOT_TOKEN is not set (the xoxb- token from your Slack app's OAuth page)"])
-    if (http or not settings.slack_app_token) and not settings.slack_signing_secret:
+    settings.require(offline=True, platforms=("slack",))
+    assert settings.slack_bot_token is not None
+    if http and not settings.slack_signing_secret:
         raise SettingsError(["Slack HTTP mode needs SLACK_SIGNING_SECRET (app settings → Basic Information)"])
     return SlackConfig(
         bot_token=settings.slack_bot_token,

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from adapters.http import same_origin
-from core.events import BadInput, Failure, Options, Progress, ThreadKey, UnsupportedOption
+from core.events import (
+    BadInput,
+    Blocked,
+    Busy,
+    Cancelled,
+    Failure,
+    Forbidden,
+    LimitReached,
+    Options,
+    Progress,
+    ThreadKey,
+    UnsupportedOption,
+)
 from core.images import check_declared
 from core.options import MODELS, resolve_model
 from core.turns import size_rank, upscale_sizes
@@ -184,8 +196,13 @@ def thread_name(prompt: str) -> str:
     return cut + "…"
 
 
+_MARKS: tuple[tuple[type[Failure], str], ...] = (
+    (Blocked, "🚫"), (Cancelled, "✖️"), (LimitReached, "⏳"), (Busy, "⏳"), (Forbidden, "🔒"),
+)
+
+
 def failure_text(failure: Failure) -> str:
-    mark = {"blocked": "🚫", "cancelled": "✖️", "limit": "⏳", "busy": "⏳", "forbidden": "🔒"}.get(failure.kind, "⚠️")
+    mark = next((mark for kind, mark in _MARKS if isinstance(failure, kind)), "⚠️")
     return shorten(f"{mark} {failure.message}", MAX_CONTENT)
 
 

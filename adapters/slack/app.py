@@ -216,7 +216,7 @@ def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:
 async def run(engine: Engine, config: SlackConfig, *, http: bool = False, host: str = "0.0.0.0") -> None:
     """Serve Slack until cancelled: Socket Mode when there is an app token (unless `http`), else HTTP on the port."""
     if not (config.app_token and not http) and not config.signing_secret:
-        raise ValueError("Slack HTTP mode needs SLACK_SIGNING_SECRET (app settings → Basic Information)")
+        raise ValueError("Slack HTTP mode needs a signing secret (SlackConfig.signing_secret)")
     bot = SlackBot(engine, config)
     try:
         if config.app_token and not http:

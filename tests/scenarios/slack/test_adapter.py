@@ -518,7 +518,7 @@ async def test_run_serves_http_mode_on_port_until_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await serving_task
     assert not await accepting()
-    with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
+    with pytest.raises(ValueError, match="signing secret"):
         await run(engine, settings_for(emu, signing_secret=None), http=True)
 
 
