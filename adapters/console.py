@@ -16,6 +16,7 @@ from typing import TextIO
 
 from core.engine import Engine
 from core.events import (
+    BadInput,
     Failure,
     Forget,
     ImageInput,
@@ -29,8 +30,9 @@ from core.events import (
     ThreadKey,
     User,
 )
-from core.images import MAX_INPUT_BYTES
+from core.images import MAX_INPUT_BYTES, check_declared
 from core.options import parse_flags
+from core.turns import extension
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,6 @@ HELP = (
     "/models                                                    the models this bot can use now",
     "/help                                                      this list",
 )
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 USER = User(id="console", name="console", is_admin=True)
 
 
@@ -75,8 +76,9 @@ async def lines_from(stream: TextIO) -> AsyncIterator[str]:
 
 
 class Console:
-    def __init__(self, engine: Engine, out: TextIO, out_dir: Path) -> None:
+    def __init__(self, engine: Engine, out: TextIO, out_dir: Path, grace: float = 30.0) -> None:
         self._engine = engine
+        self._grace = grace
         self._out = out
         self._out_dir = out_dir.resolve()
         self._thread: str | None = None
@@ -94,7 +96,7 @@ class Console:
                 await asyncio.shield(work)
             except asyncio.CancelledError:
                 # shutting down: the engine has finished or interrupted this line's request; print its answer
-                await asyncio.wait({work}, timeout=10)
+                await asyncio.wait({work}, timeout=self._grace)
                 raise
 
     async def _line(self, line: str) -> None:
@@ -183,7 +185,7 @@ class Console:
         for notice in reply.notices:  # first: one may name the model that made the image below
             self.emit("text", notice)
         for index, image in enumerate(reply.images):
-            name = f"{self._thread}-{reply.turn_id}-{index + 1}.{EXTENSIONS.get(image.mime_type, 'png')}"
+            name = f"{self._thread}-{reply.turn_id}-{index + 1}.{extension(image.mime_type)}"
             path = self._out_dir / name
             await asyncio.to_thread(_save, path, image.data)
             self.emit("image", str(path))
@@ -200,11 +202,10 @@ def _read_attachment(raw: str) -> tuple[str, bytes]:
     path = Path(raw).expanduser()
     if not path.is_file():
         raise ValueError(f"No file at {path}. Check the path and try /attach again.")
-    size = path.stat().st_size
-    if size == 0:
-        raise ValueError(f"{path.name} is empty (0 bytes). Attach an image file.")
-    if size > MAX_INPUT_BYTES:
-        raise ValueError(f"{path.name} is {size / 2**20:.1f} MiB; images up to 20 MiB are accepted.")
+    try:
+        check_declared(path.name, path.stat().st_size)
+    except BadInput as problem:
+        raise ValueError(problem.message) from None
     with path.open("rb") as file:
         return path.name, file.read(MAX_INPUT_BYTES + 1)
 
@@ -214,5 +215,7 @@ def _save(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-async def run(engine: Engine, stream: TextIO, out: TextIO, out_dir: Path) -> None:
-    await Console(engine, out, out_dir).run(stream)
+async def run(engine: Engine, stream: TextIO, out: TextIO, out_dir: Path, grace: float = 30.0) -> None:
+    """Serve the console until the input ends; when cancelled (shutdown), the line in hand gets `grace` seconds
+    (BOT_SHUTDOWN_GRACE) to print its answer."""
+    await Console(engine, out, out_dir, grace).run(stream)

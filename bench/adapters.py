@@ -14,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from adapters.discord.config import DiscordConfig
+from adapters.slack.config import SlackConfig
 from bench.run import PHOTO_KIB, SMALL_KIB, emulator, engine_at
-from bot.settings import Settings
 
 LATENCY = 1.0
 
@@ -27,9 +28,8 @@ async def slack_overhead(kib: int, turns: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         async with emulator(LATENCY, kib) as url, engine_at(url, Path(tmp) / "b.db") as engine, \
                 SlackEmulator() as slack:
-            settings = Settings(slack_bot_token=slack.bot_token, slack_signing_secret=slack.signing_secret,
-                                slack_api_url=slack.api_url)
-            bot = SlackBot(engine, settings)
+            config = SlackConfig(bot_token=slack.bot_token, signing_secret=slack.signing_secret, api_url=slack.api_url)
+            bot = SlackBot(engine, config)
             try:
                 async with serve_bolt_app(bot.app) as app_url:
                     slack.app_url = app_url
@@ -55,10 +55,10 @@ async def discord_overhead(kib: int, turns: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         async with emulator(LATENCY, kib) as url, engine_at(url, Path(tmp) / "b.db") as engine, \
                 DiscordEmulator() as discord:
-            settings = Settings(discord_token=discord.token, discord_api_base=discord.api_base,
-                                discord_gateway_url=discord.gateway_url, discord_guild_ids=(int(discord.guild_id),))
+            config = DiscordConfig(token=discord.token, api_base=discord.api_base, gateway_url=discord.gateway_url,
+                                   guild_ids=(int(discord.guild_id),), shutdown_grace_s=5)
             ready = asyncio.Event()
-            bot = asyncio.create_task(run(engine, settings, ready=ready, grace=5, guild_ready_timeout=0.05))
+            bot = asyncio.create_task(run(engine, config, ready=ready, guild_ready_timeout=0.05))
             try:
                 await asyncio.wait_for(ready.wait(), 30)
                 command = await discord.invoke_slash("imagine", {"prompt": "a red fox in the snow"})

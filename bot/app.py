@@ -14,9 +14,11 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
 
+from adapters.discord.config import DiscordConfig
+from adapters.slack.config import SlackConfig
 from bot import health
 from bot.offline import GeminiStandIn
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from core.budget import Accountant, Limits
 from core.costs import Prices
 from core.discovery import discover
@@ -66,6 +68,34 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
     )
 
 
+def discord_config(settings: Settings) -> DiscordConfig:
+    settings.require(offline=True, platforms=("discord",))
+    assert settings.discord_token is not None
+    return DiscordConfig(
+        token=settings.discord_token,
+        guild_ids=settings.discord_guild_ids,
+        api_base=settings.discord_api_base,
+        gateway_url=settings.discord_gateway_url,
+        shutdown_grace_s=settings.shutdown_grace_s,
+    )
+
+
+def slack_config(settings: Settings, *, http: bool = False) -> SlackConfig:
+    """HTTP mode (no app token, or `--http`) needs the signing secret: said here, before anything starts."""
+    settings.require(offline=True, platforms=("slack",))
+    assert settings.slack_bot_token is not None
+    if http and not settings.slack_signing_secret:
+        raise SettingsError(["Slack HTTP mode needs SLACK_SIGNING_SECRET (app settings → Basic Information)"])
+    return SlackConfig(
+        bot_token=settings.slack_bot_token,
+        app_token=settings.slack_app_token,
+        signing_secret=settings.slack_signing_secret,
+        api_url=settings.slack_api_url,
+        port=settings.port,
+        shutdown_grace_s=settings.shutdown_grace_s,
+    )
+
+
 async def serve(
     settings: Settings,
     platforms: tuple[str, ...],
@@ -91,15 +121,16 @@ async def serve(
             if platform == "console":
                 from adapters import console
 
-                runs.append(asyncio.create_task(console.run(engine, stdin, stdout, out_dir)))
+                grace = settings.shutdown_grace_s
+                runs.append(asyncio.create_task(console.run(engine, stdin, stdout, out_dir, grace)))
             elif platform == "discord":
                 from adapters.discord import app as discord_app
 
-                runs.append(asyncio.create_task(discord_app.run(engine, settings)))
+                runs.append(asyncio.create_task(discord_app.run(engine, discord_config(settings))))
             elif platform == "slack":
                 from adapters.slack import app as slack_app
 
-                runs.append(asyncio.create_task(slack_app.run(engine, settings, http=http)))
+                runs.append(asyncio.create_task(slack_app.run(engine, slack_config(settings, http=http), http=http)))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -10,11 +10,11 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
-from core import catalogue, images, options
+from core import catalogue, images, options, turns
 from core.budget import Accountant, Limits, usage_report
 from core.costs import Prices
 from core.events import (
@@ -50,12 +50,13 @@ from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
 from core.store import Store, ThreadRecord, Usage
+from core.turns import Permission, TurnInfo, Withdrawal
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-REQUEST_LIMIT = 20 * MiB  # Gemini's limit on a whole inline request
-# Raw bytes per request: base64 inflates by 4/3, so 14 MiB of images and JSON stays near 18.7 MiB on the wire.
+# Raw bytes per request: base64 inflates by 4/3, so 14 MiB of images and JSON stays near 18.7 MiB on the wire,
+# under Gemini's 20 MiB limit on a whole inline request.
 RAW_BUDGET = 14 * MiB
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
@@ -187,8 +188,44 @@ class Engine:
         async with self._thread_lock(old):
             return await self._store.move_thread(old, new)
 
+    # what adapters ask before they build an event (no image is loaded to answer) ---------------------
+
     async def has_thread(self, key: ThreadKey) -> bool:
         return await self._store.get_thread(key) is not None
+
+    async def thread_options(self, key: ThreadKey) -> Options | None:
+        """The options a stored conversation goes on with; None when nothing is stored under `key`."""
+        thread = await self._store.get_thread(key)
+        return thread.options if thread is not None else None
+
+    async def turn_info(self, turn_id: int) -> TurnInfo | None:
+        """A stored turn's conversation, requester and options (a button names only the turn)."""
+        return await self._store.turn_info(turn_id)
+
+    def check_options(self, chosen: Options, base: Options | None = None) -> Options:
+        """`chosen` over `base` (a thread's options), checked against the model: UnsupportedOption says why not."""
+        return self.lineup.check(chosen.over(base or Options()))[0]
+
+    def refusal(self, key: ThreadKey) -> str | None:
+        """Why this place is not served (an allow-list), before anything is posted there; None when it is."""
+        return self.policy.refusal(key)
+
+    async def may_delete(
+        self, turn_id: int, user: User, platform: str, platform_admin: Callable[[], Awaitable[bool]] | None = None
+    ) -> Permission:
+        """May `user` delete the result of `turn_id`? `platform_admin` asks the platform, only when it matters."""
+        info = await self._store.turn_info(turn_id)
+        configured = self.policy.is_admin(platform, user)
+        allowed = turns.may_delete(info, user, configured_admin=configured)
+        if not allowed and platform_admin is not None and await platform_admin():
+            allowed = turns.may_delete(info, replace(user, is_admin=True), configured_admin=configured)
+        return Permission(allowed, info.user_id if info is not None else None)
+
+    def withdraw(self, ticket: str, user: User, requester_id: str) -> Withdrawal:
+        """The requester's Cancel: withdraw a request still waiting in line."""
+        if not turns.may_cancel(requester_id, user):
+            return Withdrawal.NOT_YOURS
+        return Withdrawal.CANCELLED if self.cancel(ticket) else Withdrawal.STARTED
 
     # events ------------------------------------------------------------------------------------------
 

@@ -178,6 +178,11 @@ class Reply:
     def ok(self) -> bool:
         return self.failure is None
 
+    @property
+    def offers_retry(self) -> bool:
+        """A failure worth sending again as it was (a block, no image, Gemini busy) on a stored turn: Try again."""
+        return self.failure is not None and self.failure.retryable and self.turn_id is not None
+
 
 # Failures: each carries the message a user reads, naming what happened and what to do. ----------------
 
@@ -276,6 +281,12 @@ class LimitReached(Failure):
 
 class Forbidden(Failure):
     kind = "forbidden"
+
+
+class Cancelled(Failure):
+    """The requester withdrew the request while it waited in the queue: what they asked for, not an error."""
+
+    kind = "cancelled"
 
 
 class Interrupted(Failure):

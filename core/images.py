@@ -50,6 +50,29 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def too_large(name: str, size: int | None = None, cap: int = MAX_INPUT_BYTES) -> str:
+    """What a user reads about an image over the input cap (`size` None: it passed the cap while being read)."""
+    most = f"{cap / 2**20:.0f} MiB"
+    if size is None:
+        return f"`{name}` is larger than {most}, the most I accept. Send a smaller image."
+    return f"`{name}` is {size / 2**20:.1f} MiB; images up to {most} are accepted. Send a smaller one."
+
+
+def check_declared(
+    name: str, size: int | None, *, is_image: bool = True, mime_type: str | None = None, cap: int = MAX_INPUT_BYTES
+) -> None:
+    """An attachment as its platform describes it (type, size), checked before a byte is read: BadInput says why not.
+
+    `size` None: not told (the download's cap still holds)."""
+    if not is_image:
+        kind = f" ({mime_type})" if mime_type else ""
+        raise BadInput(f"`{name}` is not an image{kind}. Send {ACCEPTED}.")
+    if size is not None and size > cap:
+        raise BadInput(too_large(name, size, cap))
+    if size == 0:
+        raise BadInput(f"`{name}` is empty (0 bytes). Send the image again.")
+
+
 def _describe_non_image(data: bytes) -> str:
     head = data[:64].lstrip().lower()
     for magic, what in _NOT_IMAGES:
@@ -69,7 +92,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     if not data:
         raise BadInput(f"`{name}` is empty (0 bytes). Attach the image file again.")
     if len(data) > MAX_INPUT_BYTES:
-        raise BadInput(f"`{name}` is {len(data) / 2**20:.1f} MiB; images up to 20 MiB are accepted.")
+        raise BadInput(too_large(name, len(data)))
     fmt = sniff(data)
     if fmt is None:
         raise BadInput(f"`{name}` is {_describe_non_image(data)}, not an image I can use. Send {ACCEPTED}.")

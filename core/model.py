@@ -115,7 +115,7 @@ class GeminiConfig:
 
 
 class GeminiModel:
-    """`ImageModel` on `google-genai`'s async client, with its own retry for 408/429/5xx."""
+    """`ImageModel` on `google-genai`'s async client, with its own retry for 408 and 5xx (a 429 is the engine's)."""
 
     def __init__(self, config: GeminiConfig) -> None:
         self._config = config

@@ -2,6 +2,8 @@
 
 One reporter task per request coalesces changes (a place in line may change many times a second) and re-sends the
 current state every `interval` seconds so the elapsed time stays fresh. A failing callback never fails the turn.
+Callbacks run one at a time, and a callback still on the wire when the request ends is waited for, never cut off:
+so an adapter may post the result as soon as the engine answers, and no late update can overwrite it.
 """
 
 from __future__ import annotations
@@ -60,7 +62,18 @@ class Reporter:
             stage, position = self._state
             if stage == "queued" and position is None:
                 continue  # not yet placed: nothing worth showing
+            call = asyncio.ensure_future(self._callback(Progress(stage, self._clock() - self._started, position)))
             try:
-                await self._callback(Progress(stage, self._clock() - self._started, position))
+                await asyncio.shield(call)
+            except asyncio.CancelledError:
+                await _finished(call)  # the request ended during this update: let it land first
+                raise
             except Exception:
                 log.warning("progress update failed", exc_info=True)
+
+
+async def _finished(call: asyncio.Future[None]) -> None:
+    try:
+        await call
+    except Exception:
+        log.warning("progress update failed", exc_info=True)

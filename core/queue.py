@@ -15,13 +15,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core.events import Busy, Failure
+from core.events import Busy, Cancelled
 
 Notify = Callable[[int], None]
-
-
-class Cancelled(Failure):
-    kind = "cancelled"
 
 
 @dataclass(eq=False)
@@ -147,10 +143,6 @@ class FairQueue:
             granted_any = True
         if granted_any:
             self._renumber()
-
-    def order(self) -> list[tuple[str, str | None]]:
-        """Who is served next, in order: (owner, ticket) pairs, as the rotation will grant them."""
-        return [(w.owner, w.ticket) for w in self._ordered()]
 
     def _ordered(self) -> list[_Waiter]:
         queues = [list(q) for q in self._owners.values()]

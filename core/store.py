@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from core.events import Options, ThreadKey
+from core.turns import TurnInfo
 
 Content = dict[str, Any]  # a Gemini Content in python mode: {"role": ..., "parts": [...]}, bytes as bytes
 
@@ -316,11 +317,21 @@ class Store:
         blobs = {r[17]: r[18] for r in rows if r[17] is not None}
         return TurnRecord(row[0], thread, row[1], row[2], row[3], _options(row, 4), hydrate(row[7], blobs))
 
-    async def latest_turn(self, thread_id: int) -> int | None:
-        """The newest completed turn of a thread (the Discord Refine button tells an older result from the last)."""
-        async with self._db.execute("SELECT MAX(id) FROM turns WHERE thread_id=? AND status='ok'", (thread_id,)) as cur:
+    async def turn_info(self, turn_id: int) -> TurnInfo | None:
+        """Who asked for a turn, where and with what, and whether it is its thread's newest: one query, no blobs."""
+        async with self._db.execute(
+            "SELECT th.platform, th.space, th.channel, th.thread, t.user_id, t.model, t.aspect_ratio, t.image_size, "
+            "th.model, th.aspect_ratio, th.image_size, "
+            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok') "
+            "FROM turns t JOIN threads th ON th.id=t.thread_id WHERE t.id=?",
+            (turn_id,),
+        ) as cur:
             row = await cur.fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        latest = row[11]
+        return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], _options(row, 5), _options(row, 8),
+                        latest is None or latest == turn_id)
 
     async def forget(self, thread_id: int) -> int:
         """Delete the thread's turns and any image no other turn uses; the number of turns removed."""

@@ -37,8 +37,18 @@ def place_key(interaction: discord.Interaction) -> ThreadKey:
 
 
 def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
-    flows = bot.actions
+    commands: list[app_commands.Command[Any, ..., None]] = [_imagine(bot), _forget(bot), _usage(bot), _help()]
+    for command in commands:
+        tree.add_command(command)
 
+    async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
+        await bot.actions.edit_image(interaction, message)
+
+    tree.add_command(app_commands.ContextMenu(name="Edit image", callback=edit_image))
+    tree.error(_on_error)
+
+
+def _imagine(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="imagine", description="Draw an image with Gemini; refine it in the thread it opens")
     @app_commands.describe(
         prompt="What to draw (or how to change the attached images); --ar 16:9 --size 2K flags work too",
@@ -66,8 +76,12 @@ def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
     ) -> None:
         async with bot.work.tracked():
             images = [a for a in (image, image2, image3) if a is not None]
-            await flows.imagine(interaction, prompt, Options(model, aspect_ratio, size), images)
+            await bot.actions.imagine(interaction, prompt, Options(model, aspect_ratio, size), images)
 
+    return imagine
+
+
+def _forget(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="forget", description="Clear this thread's conversation; the next message starts fresh")
     async def forget(interaction: discord.Interaction) -> None:
         async with bot.work.tracked():
@@ -87,6 +101,10 @@ def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
             else:  # public: everyone in the thread should know the history is gone
                 await interaction.followup.send(notices_text(reply.notices))
 
+    return forget
+
+
+def _usage(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="usage", description="Your images and cost today and this month; this server's spend")
     async def usage(interaction: discord.Interaction) -> None:
         async with bot.work.tracked():
@@ -96,18 +114,15 @@ def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
             text = failure_text(reply.failure) if reply.failure is not None else notices_text(reply.notices)
             await interaction.followup.send(text, ephemeral=True)
 
+    return usage
+
+
+def _help() -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="help", description="How to use this bot")
     async def help_(interaction: discord.Interaction) -> None:
         await interaction.response.send_message(HELP, ephemeral=True)
 
-    async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
-        await flows.edit_image(interaction, message)
-
-    commands: list[app_commands.Command[Any, ..., None]] = [imagine, forget, usage, help_]
-    for command in commands:
-        tree.add_command(command)
-    tree.add_command(app_commands.ContextMenu(name="Edit image", callback=edit_image))
-    tree.error(_on_error)
+    return help_
 
 
 async def _on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:

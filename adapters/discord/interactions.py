@@ -22,6 +22,7 @@ from adapters.discord.io import (
     user_of,
 )
 from adapters.discord.translate import (
+    PLATFORM,
     caption,
     edit_modal_id,
     failure_text,
@@ -33,8 +34,9 @@ from adapters.discord.translate import (
 )
 from adapters.discord.views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
-from core.events import BadInput, EditImages, Event, ImageInput, NextTurn, Options, Reroll, StartThread, ThreadKey, User
-from core.options import check, parse_flags
+from core.events import BadInput, Event, ImageInput, Options, Reroll, StartThread, ThreadKey, User
+from core.options import parse_flags
+from core.turns import Withdrawal, next_event
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordBot
@@ -64,7 +66,7 @@ class InteractionFlows:
             if not text:
                 raise BadInput("The prompt is empty once the flags are taken out. Describe the image you want.")
             options = chosen.over(flags)
-            check(options, self.bot.default_model)
+            self.engine.check_options(options)
             self.bot.downloader.check(images)
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
@@ -84,7 +86,6 @@ class InteractionFlows:
             return
         user = user_of(interaction.user, interaction.permissions)
         reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
-        await status.settle()
         if reply.failure is not None:
             await refuse_public(interaction, failure_text(reply.failure), retry_view(reply))
             return
@@ -128,14 +129,10 @@ class InteractionFlows:
                 await self._run_and_post(interaction, Reroll(turn_id, user, image_size=size), interaction.message)
 
     async def _delete(self, interaction: discord.Interaction, turn_id: int) -> None:
-        turn = await self.engine.store.get_turn(turn_id)
-        user = user_of(interaction.user, interaction.permissions)
-        if not (
-            (turn is not None and turn.user_id == user.id)
-            or interaction.permissions.manage_messages
-            or self.engine.policy.is_admin("discord", user)
-        ):
-            who = f"<@{turn.user_id}>" if turn is not None else "the person who asked for it"
+        user = user_of(interaction.user, interaction.permissions)  # Manage Messages makes a platform admin
+        permission = await self.engine.may_delete(turn_id, user, PLATFORM)
+        if not permission.allowed:
+            who = f"<@{permission.requester}>" if permission.requester else "the person who asked for it"
             await interaction.response.send_message(
                 f"🔒 Only {who} or someone with Manage Messages can delete this image.", ephemeral=True
             )
@@ -152,14 +149,15 @@ class InteractionFlows:
             await self._cancel(interaction, owner_id, ticket)
 
     async def _cancel(self, interaction: discord.Interaction, owner_id: int, ticket: str) -> None:
-        if interaction.user.id != owner_id:
+        outcome = self.engine.withdraw(ticket, user_of(interaction.user), str(owner_id))
+        if outcome is Withdrawal.NOT_YOURS:
             await interaction.response.send_message(
                 f"🔒 Only <@{owner_id}>, who asked for it, can cancel this request.", ephemeral=True
             )
             return
         # Acknowledge without touching the message: the request's own flow rewrites it once the engine answers.
         await interaction.response.defer()
-        if not self.engine.cancel(ticket):
+        if outcome is Withdrawal.STARTED:
             await interaction.followup.send(
                 "It has already started (or finished), so it can no longer be cancelled.", ephemeral=True
             )
@@ -207,14 +205,14 @@ class InteractionFlows:
     async def _refine(
         self, interaction: discord.Interaction, turn_id: int, user: User, text: str, flags: Options
     ) -> None:
-        turn = await self.engine.store.get_turn(turn_id)
+        turn = await self.engine.turn_info(turn_id)
         if turn is None:
             raise BadInput("That image's conversation was cleared (/forget). Start a new one with /imagine.")
         images: tuple[ImageInput, ...] = ()
-        if await self.engine.store.latest_turn(turn.thread.id) not in (None, turn_id):
+        if not turn.is_latest:
             # Refining an older result: edit that picture, not whatever the thread made last.
             images = await self.bot.downloader.fetch_all(image_attachments(interaction.message))
-        event = NextTurn(turn.thread.key, user, text, images, flags)
+        event = next_event(turn.key, user, text, images, flags, stored=True)
         await self._run_and_post(interaction, event, interaction.message)
 
     async def _edit(
@@ -229,10 +227,7 @@ class InteractionFlows:
             raise BadInput(explain_http(error, "read that message")) from error
         inputs = await self.bot.downloader.fetch_all(image_attachments(target))
         key = await self._edit_key(channel, target)
-        event: Event = (
-            NextTurn(key, user, text, inputs, flags) if await self.engine.has_thread(key)  # keep its options
-            else EditImages(key, user, text, inputs, flags)
-        )
+        event = next_event(key, user, text, inputs, flags, stored=await self.engine.has_thread(key))
         await self._run_and_post(interaction, event, target, open_on=target)
 
     async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:
@@ -255,7 +250,6 @@ class InteractionFlows:
         ticket = str(interaction.id)
         status = InteractionStatus(interaction, ticket)
         reply = await self.engine.handle(event, progress=status, ticket=ticket)
-        await status.settle()
         if reply.failure is not None or reply.key is None:
             text = failure_text(reply.failure) if reply.failure else "⚠️ Nothing came back. Try again."
             await interaction.edit_original_response(content=text, view=retry_view(reply))

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -20,12 +20,13 @@ from adapters.discord.translate import (
     is_image,
     progress_text,
     thread_name,
-    upload_name,
     warning,
 )
 from adapters.discord.views import cancel_view, result_view
+from adapters.http import fetch
 from core.events import BadInput, ImageInput, Progress, Reply, User
-from core.images import ACCEPTED, MAX_INPUT_BYTES, fit, sniff
+from core.images import ACCEPTED, fit, sniff
+from core.turns import upload_name
 
 log = logging.getLogger(__name__)
 
@@ -107,29 +108,14 @@ class Downloader:
         url = check_attachment(info, self.api_base)
         assert self._session is not None, "Downloader.start() first"
         try:
-            async with self._session.get(url, allow_redirects=False) as response:
-                if response.status != 200:
-                    raise BadInput(
-                        f"Discord did not serve `{info.filename}` (HTTP {response.status}). Attach it again."
-                    )
-                data = await _read_capped(response, MAX_INPUT_BYTES, info.filename)
+            got = await fetch(self._session, url, info.filename, source="Discord")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BadInput(f"Downloading `{info.filename}` failed ({type(exc).__name__}). Try again.") from exc
-        if sniff(data) is None:
+        if got.status != 200:
+            raise BadInput(f"Discord did not serve `{info.filename}` (HTTP {got.status}). Attach it again.")
+        if sniff(got.data) is None:
             raise BadInput(f"`{info.filename}` is not an image I can read. Attach {ACCEPTED}.")
-        return ImageInput(data, info.filename)
-
-
-async def _read_capped(response: aiohttp.ClientResponse, cap: int, name: str) -> bytes:
-    """The body, refusing to hold more than `cap` bytes whatever the attachment's `size` claimed."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.content.iter_chunked(256 * 1024):
-        total += len(chunk)
-        if total > cap:
-            raise BadInput(f"`{name}` is larger than 20 MiB; send a smaller image.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return ImageInput(got.data, info.filename)
 
 
 async def files_for(reply: Reply, limit: int) -> list[discord.File]:
@@ -154,29 +140,16 @@ def explain_http(error: discord.HTTPException, doing: str) -> str:
 
 
 class _Status:
-    """Progress updates run one at a time, each shielded: a request that finishes while an update is on the wire
-    never leaves that update half-sent or arriving after the result."""
+    """A request's progress display; the engine calls it one update at a time and waits for the last one before it
+    answers, so no late update can overwrite the result."""
 
     def __init__(self, owner_id: int, ticket: str) -> None:
         self.owner_id = owner_id
         self.ticket = ticket
-        self._pending: asyncio.Future[Any] | None = None
 
     def _content(self, progress: Progress) -> tuple[str, discord.ui.View | None]:
         queued = progress.stage == "queued"
         return progress_text(progress), cancel_view(self.owner_id, self.ticket) if queued else None
-
-    async def _run(self, update: Awaitable[Any]) -> None:
-        await self.settle()
-        self._pending = asyncio.ensure_future(update)
-        await asyncio.shield(self._pending)
-
-    async def settle(self) -> None:
-        """Wait for an update still on the wire (its failure was already logged by the reporter)."""
-        if self._pending is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._pending
-            self._pending = None
 
 
 class InteractionStatus(_Status):
@@ -188,7 +161,7 @@ class InteractionStatus(_Status):
 
     async def __call__(self, progress: Progress) -> None:
         content, view = self._content(progress)
-        await self._run(self.interaction.edit_original_response(content=content, view=view))
+        await self.interaction.edit_original_response(content=content, view=view)
 
 
 class MessageStatus(_Status):
@@ -202,7 +175,7 @@ class MessageStatus(_Status):
         self.message: discord.Message | None = None
 
     async def open(self, text: str) -> discord.Message:
-        await self._run(self._post(text, None))
+        await self._post(text, None)
         assert self.message is not None
         return self.message
 
@@ -211,16 +184,15 @@ class MessageStatus(_Status):
             return  # running at once: the typing indicator says enough
         content, view = self._content(progress)
         if self.message is None:
-            await self._run(self._post(content, view))
+            await self._post(content, view)
         else:
-            await self._run(self.message.edit(content=content, view=view))
+            await self.message.edit(content=content, view=view)
 
     async def _post(self, content: str, view: discord.ui.View | None) -> None:
         kwargs: dict[str, Any] = {"view": view} if view is not None else {}
         self.message = await self.anchor.reply(content, mention_author=False, allowed_mentions=NO_PINGS, **kwargs)
 
     async def remove(self) -> None:
-        await self.settle()
         if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await self.message.delete()

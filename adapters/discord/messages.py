@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -31,26 +31,15 @@ from adapters.discord.translate import (
     warning,
 )
 from adapters.discord.views import result_view, retry_view
-from core.events import (
-    BadInput,
-    EditImages,
-    Event,
-    ImageInput,
-    NextTurn,
-    Options,
-    Reply,
-    StartThread,
-    ThreadKey,
-    User,
-)
+from core.events import BadInput, Cancelled, Reply, ThreadKey, User
 from core.options import parse_flags
+from core.turns import next_event
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordBot
 
 log = logging.getLogger(__name__)
 
-Make = Callable[[ThreadKey, User, str, tuple[ImageInput, ...], Options], Event]
 USER_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)  # not joins, pins or thread notices
 EMPTY_MENTION = (
     "Tell me what to draw (`@me a red fox in the snow`), or reply to a picture, mention me and say what to change. "
@@ -105,7 +94,7 @@ class MessageFlows:
         """Any message in a bot thread is the next turn; a picture it replies to (not the bot's) is an input."""
         referenced = await self._referenced(message)
         quoted = [] if referenced is None or referenced.author.bot else image_attachments(referenced)
-        await self._converse(message, key, [*quoted, *message.attachments], NextTurn)
+        await self._converse(message, key, [*quoted, *message.attachments], stored=True)
 
     async def _chain(self, message: discord.Message) -> None:
         """DMs and threads the bot did not open: a reply to one of its results continues that conversation;
@@ -115,13 +104,13 @@ class MessageFlows:
         turn = None
         if referenced is not None and me is not None and referenced.author.id == me.id:
             turn_id = turn_of(_custom_ids(referenced))
-            turn = await self.bot.engine.store.get_turn(turn_id) if turn_id is not None else None
+            turn = await self.bot.engine.turn_info(turn_id) if turn_id is not None else None
         if turn is not None:
-            await self._converse(message, turn.thread.key, list(message.attachments), NextTurn)
+            await self._converse(message, turn.key, list(message.attachments), stored=True)
             return
         key = thread_key(message.guild.id if message.guild else None, message.channel.id, message.id)
         attachments = [*image_attachments(referenced), *message.attachments]
-        await self._converse(message, key, attachments, _start_or_edit)
+        await self._converse(message, key, attachments, stored=False)
 
     async def _edit_with_thread(self, message: discord.Message, channel: discord.TextChannel) -> None:
         """A mention in a text channel: the answer replies to the message, then opens the conversation's thread.
@@ -148,11 +137,10 @@ class MessageFlows:
         key = thread_key(channel.guild.id, channel.id, placeholder.id)
         try:
             inputs = await self.bot.downloader.fetch_all(attachments)
-            event = _start_or_edit(key, self._user(message), text, inputs, flags)
+            event = next_event(key, self._user(message), text, inputs, flags, stored=False)
             reply = await self.bot.engine.handle(event, progress=status, ticket=str(message.id))
         except BadInput as problem:
             reply = Reply(key=key, failure=problem)
-        await status.settle()
         try:
             if reply.failure is not None:
                 await placeholder.edit(content=failure_text(reply.failure), view=retry_view(reply))
@@ -174,7 +162,7 @@ class MessageFlows:
     # Shared -----------------------------------------------------------------------------------------------
 
     async def _converse(
-        self, message: discord.Message, key: ThreadKey, attachments: list[discord.Attachment], make: Make
+        self, message: discord.Message, key: ThreadKey, attachments: list[discord.Attachment], *, stored: bool
     ) -> None:
         """Run one turn with the typing indicator on (and a status reply if it has to queue); answer by replying."""
         try:
@@ -188,12 +176,11 @@ class MessageFlows:
         async with _typing(message.channel):
             try:
                 inputs = await self.bot.downloader.fetch_all(attachments)
-                event = make(key, self._user(message), text, inputs, flags)
+                event = next_event(key, self._user(message), text, inputs, flags, stored=stored)
                 reply = await self.bot.engine.handle(event, progress=status, ticket=ticket)
             except BadInput as problem:
                 reply = Reply(key=key, failure=problem)
-            await status.settle()
-            if reply.failure is not None and reply.failure.kind == "cancelled" and status.message is not None:
+            if isinstance(reply.failure, Cancelled) and status.message is not None:
                 await status.message.edit(content=failure_text(reply.failure), view=None)
                 return
             try:
@@ -231,12 +218,6 @@ class MessageFlows:
             await message.reply(text, mention_author=False, **extra)
         except discord.HTTPException as error:
             log.warning("could not answer message %s: %s", message.id, explain_http(error, "reply"))
-
-
-def _start_or_edit(
-    key: ThreadKey, user: User, text: str, images: tuple[ImageInput, ...], options: Options
-) -> Event:
-    return EditImages(key, user, text, images, options) if images else StartThread(key, user, text, (), options)
 
 
 def _custom_ids(message: discord.Message) -> list[str]:

@@ -8,9 +8,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from core.events import BadInput, Failure, Options, Progress, Reply, ThreadKey, UnsupportedOption
-from core.images import ACCEPTED, MAX_INPUT_BYTES
+from adapters.http import same_origin
+from core.events import (
+    BadInput,
+    Blocked,
+    Busy,
+    Cancelled,
+    Failure,
+    Forbidden,
+    LimitReached,
+    Options,
+    Progress,
+    ThreadKey,
+    UnsupportedOption,
+)
+from core.images import check_declared
 from core.options import MODELS, resolve_model
+from core.turns import size_rank, upscale_sizes
 
 PLATFORM = "discord"
 DM_SPACE = "dm"
@@ -20,7 +34,6 @@ MAX_CONTENT = 2000
 MAX_THREAD_NAME = 100
 MAX_PROMPT_IN_CAPTION = 300
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 # custom_ids name the stored turn, so buttons and modals keep working after a restart.
 PREFIX = "gib"
@@ -29,8 +42,6 @@ CANCEL_TEMPLATE = rf"{PREFIX}:cancel:(?P<user>\d+):(?P<ticket>\d+)"
 _REFINE_MODAL = re.compile(rf"{PREFIX}:refine-modal:(?P<turn>\d+)")
 _EDIT_MODAL = re.compile(rf"{PREFIX}:edit-modal:(?P<channel>\d+):(?P<message>\d+)")
 _BUTTON = re.compile(BUTTON_TEMPLATE)
-UPSCALE_SIZES = ("2K", "4K")
-_SIZE_RANK = {"512px": 0, "1K": 1, "2K": 2, "4K": 3}
 
 HELP = """\
 **Gemini image bot**
@@ -70,12 +81,7 @@ def size_choices() -> list[str]:
     seen: dict[str, None] = {}
     for spec in MODELS.values():
         seen.update(dict.fromkeys(spec.sizes))
-    return sorted(seen, key=lambda s: _SIZE_RANK.get(s, 9))
-
-
-def merge_options(flags: Options, chosen: Options) -> Options:
-    """The command's own options win over `--flags` typed into the prompt."""
-    return chosen.over(flags)
+    return sorted(seen, key=size_rank)
 
 
 def model_label(model: str | None) -> str:
@@ -85,18 +91,6 @@ def model_label(model: str | None) -> str:
         return resolve_model(model).label
     except UnsupportedOption:
         return model
-
-
-def upscale_sizes(options: Options) -> list[str]:
-    """The sizes an Upscale button may offer: larger than the current one, and supported by the model."""
-    if not options.model:
-        return []
-    try:
-        spec = resolve_model(options.model)
-    except UnsupportedOption:
-        return []
-    current = _SIZE_RANK.get(options.image_size or "1K", 1)
-    return [size for size in UPSCALE_SIZES if size in spec.sizes and _SIZE_RANK[size] > current]
 
 
 # Buttons and modals -------------------------------------------------------------------------------------
@@ -120,11 +114,6 @@ def button_spec(action: str, turn_id: int) -> ButtonSpec:
     labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger")}
     label, style = labels[action]
     return ButtonSpec(label, button_id(action, turn_id), style)
-
-
-def offers_retry(reply: Reply) -> bool:
-    """A failure worth sending again as it was (a block, no image, Gemini busy) on a stored turn: Try again."""
-    return reply.failure is not None and reply.failure.retryable and reply.turn_id is not None
 
 
 def retry_spec(turn_id: int) -> ButtonSpec:
@@ -207,8 +196,13 @@ def thread_name(prompt: str) -> str:
     return cut + "…"
 
 
+_MARKS: tuple[tuple[type[Failure], str], ...] = (
+    (Blocked, "🚫"), (Cancelled, "✖️"), (LimitReached, "⏳"), (Busy, "⏳"), (Forbidden, "🔒"),
+)
+
+
 def failure_text(failure: Failure) -> str:
-    mark = {"blocked": "🚫", "cancelled": "✖️", "limit": "⏳", "busy": "⏳", "forbidden": "🔒"}.get(failure.kind, "⚠️")
+    mark = next((mark for kind, mark in _MARKS if isinstance(failure, kind)), "⚠️")
     return shorten(f"{mark} {failure.message}", MAX_CONTENT)
 
 
@@ -235,10 +229,6 @@ def prompt_text(content: str, bot_id: int, names: dict[int, str] | None = None, 
 
 def notices_text(notices: Iterable[str]) -> str:
     return shorten("\n".join(notices) or "Nothing to report.", MAX_CONTENT)
-
-
-def upload_name(turn_id: int | None, index: int, mime_type: str) -> str:
-    return f"gemini-{turn_id or 0}-{index + 1}.{EXTENSIONS.get(mime_type, 'png')}"
 
 
 def upload_limit(interaction_limit: int | None = None, guild_limit: int | None = None) -> int:
@@ -268,33 +258,19 @@ def is_image(info: AttachmentInfo) -> bool:
 
 def download_url(info: AttachmentInfo, api_base: str | None) -> str | None:
     """The attachment's URL if it is on Discord's CDN (HTTPS) or on exactly the DISCORD_API_BASE host; else None."""
-    api = urlsplit(api_base) if api_base else None
     for candidate in (info.url, info.proxy_url):
         parts = urlsplit(candidate or "")
-        host = (parts.hostname or "").lower()
-        if parts.scheme == "https" and host in CDN_HOSTS:
+        if parts.scheme == "https" and (parts.hostname or "").lower() in CDN_HOSTS:
             return candidate
-        if api is not None and parts.scheme == api.scheme and host == (api.hostname or "").lower():
-            if _port(parts.scheme, parts.port) == _port(api.scheme, api.port):
-                return candidate
+        if api_base and candidate and same_origin(candidate, api_base):
+            return candidate
     return None
-
-
-def _port(scheme: str, port: int | None) -> int | None:
-    return port if port is not None else {"https": 443, "http": 80, "wss": 443, "ws": 80}.get(scheme)
 
 
 def check_attachment(info: AttachmentInfo, api_base: str | None) -> str:
     """Where to download an image attachment from, checked before any byte is read; BadInput says why not."""
     name = info.filename or "attachment"
-    if not is_image(info):
-        kind = f" ({info.content_type})" if info.content_type else ""
-        raise BadInput(f"`{name}` is not an image{kind}. Attach {ACCEPTED}.")
-    if info.size > MAX_INPUT_BYTES:
-        raise BadInput(f"`{name}` is {info.size / 2**20:.1f} MiB; images up to 20 MiB are accepted."
-                       " Send a smaller one.")
-    if info.size == 0:
-        raise BadInput(f"`{name}` is empty (0 bytes). Attach the image again.")
+    check_declared(name, info.size, is_image=is_image(info), mime_type=info.content_type)
     url = download_url(info, api_base)
     if url is None:
         raise BadInput(f"`{name}` is not stored on Discord's CDN, so I will not fetch it. Upload the image itself.")

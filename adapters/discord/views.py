@@ -14,7 +14,6 @@ from adapters.discord.translate import (
     ButtonSpec,
     button_spec,
     cancel_id,
-    offers_retry,
     result_actions,
     retry_spec,
 )
@@ -96,7 +95,7 @@ def result_view(reply: Reply) -> discord.ui.View | None:
 
 def retry_view(reply: Reply) -> discord.ui.View | None:
     """Try again under a failure worth sending again; None under any other failure (or one with no stored turn)."""
-    if not offers_retry(reply) or reply.turn_id is None:
+    if not reply.offers_retry or reply.turn_id is None:
         return None
     view = discord.ui.View(timeout=None)
     view.add_item(ResultButton("reroll", reply.turn_id, retry_spec(reply.turn_id)))

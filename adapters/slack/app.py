@@ -1,5 +1,5 @@
 """The Slack adapter (slack-bolt, async): /imagine, /usage, conversations in bot threads, mention edits, plus the
-shortcut and buttons of `slack_interactive`, served over HTTP (/slack/events) or Socket Mode. Entry: `run(...)`.
+shortcut and buttons of `interactive`, served over HTTP (/slack/events) or Socket Mode. Entry: `run(engine, config)`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.config import SlackConfig
 from adapters.slack.files import Downloader
 from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
@@ -34,10 +35,10 @@ from adapters.slack.translate import (
     thread_key,
     usage_text,
 )
-from bot.settings import Settings, SettingsError
 from core.engine import Engine
-from core.events import EditImages, Failure, NextTurn, Options, ShowUsage, StartThread, UnsupportedOption, User
-from core.options import check, parse_flags
+from core.events import Failure, Options, ShowUsage, StartThread, UnsupportedOption, User
+from core.options import parse_flags
+from core.turns import next_event
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ USER_SUBTYPES = (None, "file_share", "thread_broadcast")  # what people post; ed
 SEEN_LIMIT = 5000
 
 
-def make_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+def make_client(config: SlackConfig, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """The Web API client: SLACK_API_URL as its base; 429s retried after Retry-After, 500 and 503 retried.
 
     Pass one `session` for the bot's lifetime: without it slack-sdk opens a new connection (and TLS handshake) for
@@ -58,7 +59,7 @@ def make_client(settings: Settings, session: aiohttp.ClientSession | None = None
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
     return AsyncWebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url or DEFAULT_API_URL, retry_handlers=handlers,
+        token=config.bot_token, base_url=config.api_url or DEFAULT_API_URL, retry_handlers=handlers,
         session=session,
     )
 
@@ -66,21 +67,19 @@ def make_client(settings: Settings, session: aiohttp.ClientSession | None = None
 class SlackBot:
     """The Bolt app and its listeners over one engine. Listeners ack first; the work runs in tracked tasks."""
 
-    def __init__(self, engine: Engine, settings: Settings, client: AsyncWebClient | None = None) -> None:
-        if not settings.slack_bot_token:
-            raise SettingsError(["SLACK_BOT_TOKEN is not set (the xoxb- token from your Slack app's OAuth page)"])
+    def __init__(self, engine: Engine, config: SlackConfig, client: AsyncWebClient | None = None) -> None:
         self.engine = engine
-        self.default_model = settings.gemini_model
         self._session = aiohttp.ClientSession() if client is None else None  # closed in aclose
-        client = client or make_client(settings, self._session)
-        self.io = SlackIO(client, engine, Downloader(settings.slack_bot_token, settings.slack_api_url))
-        self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=settings.slack_signing_secret)
+        client = client or make_client(config, self._session)
+        files = Downloader(config.bot_token, config.api_url)
+        self.io = SlackIO(client, engine, files, config.shutdown_grace_s)
+        self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=config.signing_secret)
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.app.command(COMMAND)(self.on_imagine)
         self.app.command(USAGE_COMMAND)(self.on_usage)
         self.app.event("message")(self.on_message)  # every subtype, so none is answered 404 and redelivered
         self.app.event("app_mention")(self.on_mention)
-        Interactive(self.io, self.default_model).register(self.app)
+        Interactive(self.io).register(self.app)
 
     async def drain(self) -> None:
         await self.io.drain()
@@ -100,7 +99,7 @@ class SlackBot:
         self.io.track()
         try:
             prompt, options = parse_flags(command.get("text") or "")
-            chosen = check(options, self.default_model)
+            chosen = self.engine.check_options(options)
         except UnsupportedOption as problem:
             await ack(text=f":warning: {problem.message}\n{USAGE}", response_type="ephemeral")
             return
@@ -109,7 +108,7 @@ class SlackBot:
             return
         team = context.team_id or command.get("team_id") or ""
         # Refused here, privately, before a root message is posted in a channel the bot does not serve.
-        if refusal := self.engine.policy.refusal(thread_key(team, command["channel_id"], "")):
+        if refusal := self.engine.refusal(thread_key(team, command["channel_id"], "")):
             await ack(text=f":no_entry: {refusal}", response_type="ephemeral")
             return
         await ack()
@@ -202,28 +201,28 @@ class SlackBot:
             except Failure as failure:
                 await self.io.say(channel, where, failure_text(user.id, failure))
                 return
-        # The same constructor shape: (key, user, words, images, options).
-        kind = NextTurn if continuing else EditImages if refs else StartThread
         target = thread_key(team, channel, where)
-        await self.io.turn(channel, where, user.id, lambda images: kind(target, user, text, images, options), refs)
+        await self.io.turn(
+            channel, where, user.id, lambda images: next_event(target, user, text, images, options, stored=continuing),
+            refs,
+        )
+
 
 def _from_a_person(event: dict[str, Any], context: AsyncBoltContext) -> bool:
     # Other bots are ignored too: two bots answering each other's images would never stop.
     return bool(event.get("user")) and not event.get("bot_id") and event["user"] != context.bot_user_id
 
 
-async def run(engine: Engine, settings: Settings, *, http: bool = False, host: str = "0.0.0.0") -> None:
-    """Serve Slack until cancelled: Socket Mode when SLACK_APP_TOKEN is set (unless `http`), else HTTP on PORT."""
-    socket_mode = bool(settings.slack_app_token) and not http
-    if not socket_mode and not settings.slack_signing_secret:
-        raise SettingsError(["Slack HTTP mode needs SLACK_SIGNING_SECRET (app settings → Basic Information)"])
-    bot = SlackBot(engine, settings)
+async def run(engine: Engine, config: SlackConfig, *, http: bool = False, host: str = "0.0.0.0") -> None:
+    """Serve Slack until cancelled: Socket Mode when there is an app token (unless `http`), else HTTP on the port."""
+    if not (config.app_token and not http) and not config.signing_secret:
+        raise ValueError("Slack HTTP mode needs a signing secret (SlackConfig.signing_secret)")
+    bot = SlackBot(engine, config)
     try:
-        if socket_mode:
-            assert settings.slack_app_token is not None
-            await _socket_mode(bot, settings.slack_app_token)
+        if config.app_token and not http:
+            await _socket_mode(bot, config.app_token)
         else:
-            await _http_mode(bot, host, settings.port)
+            await _http_mode(bot, host, config.port)
     finally:
         await bot.aclose()
 

@@ -5,18 +5,17 @@ redirect hop is checked again), the size is checked before reading, and a login 
 from __future__ import annotations
 
 import logging
-from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from adapters.slack.translate import REDIRECTS, FileRef, host_of, looks_like_html, token_allowed
+from adapters.http import fetch, host_of
+from adapters.slack.translate import FileRef, looks_like_html, token_allowed
 from core.events import BadInput, Forbidden, ImageInput
-from core.images import ACCEPTED, MAX_INPUT_BYTES, sniff
+from core.images import MAX_INPUT_BYTES, check_declared, sniff
 
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 5
-CHUNK = 256 * 1024
 
 
 class Downloader:
@@ -39,13 +38,14 @@ class Downloader:
     def allowed(self, url: str) -> bool:
         return token_allowed(url, self._api_url)
 
+    def _headers(self, url: str) -> dict[str, str]:
+        # Per hop: a CDN hop off Slack's hosts gets no Authorization header at all.
+        return {"Authorization": f"Bearer {self._token}"} if self.allowed(url) else {}
+
     async def fetch(self, ref: FileRef) -> ImageInput:
         name = ref.name
-        if ref.size is not None and ref.size > self._max:
-            raise BadInput(f"`{name}` is {ref.size / 2**20:.1f} MiB; images up to {self._max / 2**20:.0f} MiB "
-                           "are accepted. Post a smaller copy.")
-        if ref.mimetype and not ref.mimetype.startswith("image/"):
-            raise BadInput(f"`{name}` is not an image ({ref.mimetype}). Send {ACCEPTED}.")
+        check_declared(name, ref.size, is_image=ref.is_image or not ref.mimetype, mime_type=ref.mimetype,
+                       cap=self._max)
         if not ref.url:
             raise BadInput(f"Slack did not give me a link to `{name}`. Post the image again.")
         if not self.allowed(ref.url):
@@ -55,43 +55,18 @@ class Downloader:
             )
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        url = ref.url
-        for _ in range(MAX_HOPS + 1):
-            # Redirects are followed by hand so the token is attached per hop, only where it may go (a CDN
-            # hop off Slack's hosts gets no Authorization header at all).
-            headers = {"Authorization": f"Bearer {self._token}"} if self.allowed(url) else {}
-            async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
-                if resp.status in REDIRECTS and resp.headers.get("Location"):
-                    url = urljoin(url, resp.headers["Location"])
-                    if urlsplit(url).scheme not in ("http", "https"):
-                        raise BadInput(f"Slack redirected `{name}` somewhere I cannot follow. Post it again.")
-                    continue
-                if resp.status != 200:
-                    raise BadInput(
-                        f"Slack answered HTTP {resp.status} for `{name}`"
-                        + (": it may have been deleted. " if resp.status in (404, 410) else ". ")
-                        + "Post the image again."
-                    )
-                if resp.content_length is not None and resp.content_length > self._max:
-                    raise BadInput(f"`{name}` is {resp.content_length / 2**20:.1f} MiB; images up to "
-                                   f"{self._max / 2**20:.0f} MiB are accepted. Post a smaller copy.")
-                data = await self._read(resp, name)
-                if sniff(data) is None and looks_like_html(data, resp.content_type or ""):
-                    raise Forbidden(
-                        f"Slack sent a sign-in page instead of `{name}`: the app is missing the `files:read` scope. "
-                        "The operator should add it (see slack-manifest.yml) and reinstall the app."
-                    )
-                log.debug("downloaded %s (%d bytes) from %s", ref.id or name, len(data), host_of(url))
-                return ImageInput(data, name)
-        raise BadInput(f"Slack redirected `{name}` too many times. Post the image again.")
-
-    async def _read(self, resp: aiohttp.ClientResponse, name: str) -> bytes:
-        """The body, stopping as soon as it passes the cap (a missing or lying Content-Length cannot exhaust memory)."""
-        chunks, total = [], 0
-        async for chunk in resp.content.iter_chunked(CHUNK):
-            total += len(chunk)
-            if total > self._max:
-                raise BadInput(f"`{name}` is larger than {self._max / 2**20:.0f} MiB, the most I accept. "
-                               "Post a smaller copy.")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        got = await fetch(self._session, ref.url, name, source="Slack", headers_for=self._headers,
+                          max_hops=MAX_HOPS, cap=self._max)
+        if got.status != 200:
+            raise BadInput(
+                f"Slack answered HTTP {got.status} for `{name}`"
+                + (": it may have been deleted. " if got.status in (404, 410) else ". ")
+                + "Post the image again."
+            )
+        if sniff(got.data) is None and looks_like_html(got.data, got.content_type):
+            raise Forbidden(
+                f"Slack sent a sign-in page instead of `{name}`: the app is missing the `files:read` scope. "
+                "The operator should add it (see slack-manifest.yml) and reinstall the app."
+            )
+        log.debug("downloaded %s (%d bytes) from %s", ref.id or name, len(got.data), host_of(got.url))
+        return ImageInput(got.data, name)

@@ -19,10 +19,12 @@ from adapters.slack.translate import (
     ACTION_REROLL,
     EDIT_SHORTCUT,
     EDIT_VIEW,
+    PLATFORM,
     PROMPT_BLOCK,
     REFINE_VIEW,
     UPSCALE_ACTION_PATTERN,
     edit_metadata,
+    file_refs,
     image_refs,
     modal_prompt,
     parse_edit_metadata,
@@ -30,8 +32,9 @@ from adapters.slack.translate import (
     prompt_modal,
     thread_key,
 )
-from core.events import EditImages, NextTurn, Options, Reroll, UnsupportedOption, User
-from core.options import check, parse_flags
+from core.events import Options, Reroll, UnsupportedOption, User
+from core.options import parse_flags
+from core.turns import Withdrawal, next_event
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +55,9 @@ def _user(body: dict[str, Any]) -> User:
 
 
 class Interactive:
-    def __init__(self, io: SlackIO, default_model: str) -> None:
+    def __init__(self, io: SlackIO) -> None:
         self.io = io
-        self.store = io.engine.store
-        self.default_model = default_model
+        self.engine = io.engine
 
     def register(self, app: AsyncApp) -> None:
         app.message_shortcut(EDIT_SHORTCUT)(self.on_edit_shortcut)
@@ -93,22 +95,24 @@ class Interactive:
             await ack(response_action="errors", errors={PROMPT_BLOCK: STALE})
             return
         key = thread_key(context.team_id or "", channel, thread_ts)
-        thread = await self.store.get_thread(key)
-        asked = await self._modal_prompt(ack, view, thread.options if thread else Options())
+        stored = await self.engine.thread_options(key)
+        asked = await self._modal_prompt(ack, view, stored or Options())
         if asked is None:
             return
         await ack()
         (prompt, options), user = asked, _user(body)
         # An image inside a bot thread: that conversation goes on (its model kept) with the image attached.
-        kind = NextTurn if thread is not None else EditImages
-        work = self.io.turn(channel, thread_ts, user.id, lambda images: kind(key, user, prompt, images, options), refs)
+        work = self.io.turn(
+            channel, thread_ts, user.id,
+            lambda images: next_event(key, user, prompt, images, options, stored=stored is not None), refs,
+        )
         self.io.spawn(work, channel, thread_ts, user.id)
 
     async def _modal_prompt(self, ack: AsyncAck, view: dict[str, Any], base: Options) -> tuple[str, Options] | None:
         """The prompt and flags typed into a modal; a problem goes back into the modal, under the field."""
         try:
             prompt, options = parse_flags(modal_prompt(view))
-            check(options.over(base), self.default_model)
+            self.engine.check_options(options, base)
         except UnsupportedOption as problem:
             await ack(response_action="errors", errors={PROMPT_BLOCK: problem.message})
             return None
@@ -133,13 +137,13 @@ class Interactive:
     async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
         channel, thread_ts, user_id = _where(body)
         parsed = parse_turn_value(value)
-        turn = await self.store.get_turn(parsed[0]) if parsed else None
+        turn = await self.engine.turn_info(parsed[0]) if parsed else None
         if turn is None:
             if channel:
                 await self.io.ephemeral(channel, user_id, thread_ts, GONE)
             return
-        user, key = _user(body), turn.thread.key  # from the store: the button needs nothing from this process
-        await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.id, user, size))
+        user, key = _user(body), turn.key  # from the store: the button needs nothing from this process
+        await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.turn_id, user, size))
 
     async def on_refine(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
@@ -154,17 +158,17 @@ class Interactive:
     async def on_refine_submitted(self, ack: AsyncAck, view: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         parsed = parse_turn_value(view.get("private_metadata"))
-        turn = await self.store.get_turn(parsed[0]) if parsed else None
+        turn = await self.engine.turn_info(parsed[0]) if parsed else None
         if turn is None:
             await ack(response_action="errors", errors={PROMPT_BLOCK: GONE})
             return
-        asked = await self._modal_prompt(ack, view, turn.thread.options)
+        asked = await self._modal_prompt(ack, view, turn.thread_options)
         if asked is None:
             return
         await ack()
-        (prompt, options), user, key = asked, _user(body), turn.thread.key
+        (prompt, options), user, key = asked, _user(body), turn.key
         work = self.io.turn(key.channel, key.thread, user.id,
-                            lambda images: NextTurn(key, user, prompt, images, options))
+                            lambda images: next_event(key, user, prompt, images, options, stored=True))
         self.io.spawn(work, key.channel, key.thread, user.id)
 
     async def on_delete(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
@@ -173,21 +177,25 @@ class Interactive:
         self.io.spawn(self._delete(body, action.get("value")), *_where(body))
 
     async def _delete(self, body: dict[str, Any], value: str | None) -> None:
-        """The images go (files.delete); the buttons message says who deleted them. History stays."""
+        """The images go (files.delete); their message says who deleted them. History stays."""
         channel, thread_ts, user_id = _where(body)
         message_ts = (body.get("container") or {}).get("message_ts")
         parsed = parse_turn_value(value)
         if channel is None or parsed is None:
             return
-        turn = await self.store.get_turn(parsed[0])
-        requester = turn.user_id if turn else None
-        # the requester, an admin named in BOT_ADMINS, or a workspace admin/owner (asked of Slack last)
-        allowed = user_id == requester or self.io.engine.policy.is_admin("slack", User(user_id))
-        if not allowed and not await self.io.is_admin(user_id):
+        # a workspace admin or owner is asked of Slack last, only when nothing else allows it
+        permission = await self.engine.may_delete(
+            parsed[0], User(user_id), PLATFORM, lambda: self.io.is_admin(user_id)
+        )
+        if not permission.allowed:
+            requester = permission.requester
             who = f"<@{requester}>, who asked for it," if requester else "the person who asked for it"
             await self.io.ephemeral(channel, user_id, thread_ts, f"Only {who} or a workspace admin can delete this.")
             return
-        for file_id in filter(None, parsed[1].split(",")):
+        # The images are on the pressed message (older results named them in the button's value).
+        on_message = file_refs((body.get("message") or {}).get("files"))
+        file_ids = parsed[1].split(",") if parsed[1] else [ref.id for ref in on_message]
+        for file_id in filter(None, file_ids):
             try:
                 await self.io.client.files_delete(file=file_id)
             except SlackApiError as error:
@@ -215,7 +223,8 @@ class Interactive:
         if channel is None or parsed is None:
             return
         ticket, requester = parsed
-        if user_id != requester:
+        outcome = self.engine.withdraw(ticket, User(user_id), requester)
+        if outcome is Withdrawal.NOT_YOURS:
             await self.io.ephemeral(channel, user_id, thread_ts, ONLY_REQUESTER.format(requester=requester))
-        elif not self.io.engine.cancel(ticket):
+        elif outcome is Withdrawal.STARTED:
             await self.io.ephemeral(channel, user_id, thread_ts, ALREADY_STARTED)

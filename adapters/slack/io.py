@@ -1,10 +1,11 @@
 """Slack-side I/O shared by every listener: tracked background work after an ack, one turn from download to
-upload (with a status reply that follows the engine's progress), and posting that never loses a failure.
+upload (with a status that follows the engine's progress), and posting that never loses a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
@@ -23,10 +24,11 @@ from adapters.slack.translate import (
     file_ref,
     image_refs,
     result_message,
-    upload_name,
 )
 from core.engine import Engine
-from core.events import Event, Failure, Forbidden, ImageInput, Reply
+from core.events import Cancelled, Event, Failure, Forbidden, ImageInput, Reply
+from core.inflight import InFlight
+from core.turns import upload_name
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +44,23 @@ def explain(error: Exception) -> str:
 
 
 class SlackIO:
-    def __init__(self, client: AsyncWebClient, engine: Engine, files: Downloader) -> None:
+    def __init__(self, client: AsyncWebClient, engine: Engine, files: Downloader, grace: float = 30.0) -> None:
         self.client = client
         self.engine = engine
         self.files = files
+        self.grace = grace
         self.progress_budget = Throttle()  # one workspace, one chat.update rate limit: shared by every status
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self.work = InFlight()
 
     # ---- work in flight
 
     def track(self) -> None:
         """Count the running listener (Bolt runs each in its own task) as work in flight for `drain`/`aclose`."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        self.work.track()
 
     def spawn(self, work: Coroutine[Any, Any, None], channel: str | None, thread_ts: str | None, user: str) -> None:
         """Run `work` after the ack; whatever escapes it is logged and the user is told, never swallowed."""
-        task = asyncio.create_task(self._guard(work, channel, thread_ts, user))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.work.spawn(self._guard(work, channel, thread_ts, user))
 
     async def _guard(
         self, work: Coroutine[Any, Any, None], channel: str | None, thread_ts: str | None, user: str
@@ -77,19 +75,12 @@ class SlackIO:
                 await self.ephemeral(channel, user, None, f":warning: {BROKEN}")
 
     async def drain(self) -> None:
-        """Wait until every request taken so far is fully answered."""
-        current = asyncio.current_task()
-        while pending := [t for t in self._tasks if t is not current and not t.done()]:
-            await asyncio.wait(pending)
+        """Wait until every request taken so far is fully answered (BOT_SHUTDOWN_GRACE at the most)."""
+        await self.work.drain(self.grace)
 
-    async def aclose(self, grace: float = 10.0) -> None:
+    async def aclose(self) -> None:
         """Let answers already computed finish posting (an upload cut off would lose the image), then stop."""
-        pending = [t for t in self._tasks if t is not asyncio.current_task() and not t.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self.work.drain(self.grace)
         await self.files.aclose()
 
     # ---- one turn, from download to delivery
@@ -97,8 +88,8 @@ class SlackIO:
     async def turn(
         self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None
     ) -> None:
-        """Download, ask the engine, deliver; the status reply follows along. The ticket (unique per request, so
-        one Cancel button can never withdraw another request) lets the requester cancel while it waits."""
+        """Download, ask the engine, deliver; the status follows along. The ticket (unique per request, so one
+        Cancel button can never withdraw another request) lets the requester cancel while it waits."""
         ticket = uuid.uuid4().hex
         status = Status(self.client, channel, thread_ts, user_id, ticket, self.progress_budget)
         status.begin()
@@ -120,32 +111,36 @@ class SlackIO:
         return await self.files.fetch(ref)
 
     async def deliver(self, reply: Reply, channel: str, thread_ts: str, user_id: str, status: Status) -> None:
-        """The images uploaded into the thread, then a small message with the buttons (uploads carry no blocks)."""
+        """The images uploaded into the thread with the buttons on the same message (files.completeUploadExternal
+        takes blocks); words alone go as a message with the buttons."""
         if reply.failure is not None:
-            if reply.failure.kind == "cancelled":  # what the requester asked for: said plainly, not as a warning
+            if isinstance(reply.failure, Cancelled):  # what the requester asked for: said plainly, not as a warning
                 await status.finish(cancelled_text(user_id))
             else:
                 await status.finish(*failure_message(reply, user_id))
             return
-        file_ids: list[str] = []
-        if reply.images:
-            title = (reply.prompt or "Gemini image")[:200]
-            uploads = [
-                {"file": image.data, "filename": upload_name(reply.turn_id, i, image.mime_type), "title": title}
-                for i, image in enumerate(reply.images)
-            ]
-            try:
-                done = await self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=uploads)
-            except SLACK_ERRORS as error:
-                log.warning("upload to %s failed: %s", channel, error)
-                await status.finish(
-                    f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
-                )
-                return
-            file_ids = [f["id"] for f in done.get("files") or () if f.get("id")]
-        text, blocks = result_message(reply, file_ids, user_id)
+        text, blocks = result_message(reply, user_id)
+        if not reply.images:
+            await status.remove()
+            await self.say(channel, thread_ts, text, blocks)
+            return
+        title = (reply.prompt or "Gemini image")[:200]
+        uploads = [
+            {"file": image.data, "filename": upload_name(reply.turn_id, i, image.mime_type), "title": title}
+            for i, image in enumerate(reply.images)
+        ]
+        try:
+            # blocks without initial_comment: Slack ignores blocks when a comment is given
+            await self.client.files_upload_v2(
+                channel=channel, thread_ts=thread_ts, file_uploads=uploads, blocks=json.dumps(blocks)
+            )
+        except SLACK_ERRORS as error:
+            log.warning("upload to %s failed: %s", channel, error)
+            await status.finish(
+                f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
+            )
+            return
         await status.remove()
-        await self.say(channel, thread_ts, text, blocks)
 
     async def thread_images(self, channel: str, thread_ts: str, before: str) -> list[FileRef]:
         """The images a mention in a thread means: the root's, else those of the newest earlier message."""

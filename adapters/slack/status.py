@@ -1,5 +1,5 @@
-"""The status reply of one turn in its thread: where the request stands (its place in line with a Cancel button
-only the requester may press, then "generating"), then how it ended; and the hourglass or tick on the thread's root.
+"""How one turn shows it is in hand: an hourglass reaction while it runs and, only once it has to wait in line, a
+status reply (its place in line with a Cancel button only the requester may press, then "generating").
 
 Pure pieces (the Cancel button's value and the progress message) first, the Slack calls below.
 """
@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientError
@@ -22,7 +22,7 @@ from core.events import Progress
 log = logging.getLogger(__name__)
 
 SLACK_ERRORS = (SlackClientError, ClientError, TimeoutError)  # an API refusal, or Slack out of reach
-WORKING, DONE = "hourglass_flowing_sand", "white_check_mark"
+WORKING = "hourglass_flowing_sand"
 ACTION_CANCEL = "imagine_cancel"
 QUEUE_BLOCK = "imagine_queue"
 ONLY_REQUESTER = "Only the requester (<@{requester}>) can cancel this request."
@@ -84,12 +84,13 @@ class Throttle:
 
 
 class Status:
-    """The "working on it" reply in a thread: follows the engine's progress, then is removed or says how the turn
-    ended; and a reaction on the thread's root (seen from the channel) that turns into a tick when the image is in.
+    """How one turn shows that it is in hand: an hourglass reaction on the thread's root (seen from the channel),
+    and a status reply only once the request has to wait in line (its place, a Cancel button only the requester may
+    press, then "generating"); at the end the reaction goes, and the status reply, if there is one, is removed or
+    says how the turn ended. A request that runs at once costs two calls (the reaction on and off), not five.
 
-    Progress is a courtesy: a failing update never fails the turn (the engine logs it). Updates are sent one at a
-    time and shielded, and the final state waits for the one on the wire, so a late progress update can never
-    overwrite the result or bring back a Cancel button."""
+    Progress is a courtesy: a failing update never fails the turn (the engine logs it); the engine sends updates one
+    at a time and waits for the last before it answers, so none can overwrite the result."""
 
     def __init__(
         self, client: AsyncWebClient, channel: str, thread_ts: str, requester: str, ticket: str | None = None,
@@ -99,67 +100,47 @@ class Status:
         self.requester, self.ticket = requester, ticket
         self._throttle = throttle
         self._stage: str | None = None
-        self._sending: asyncio.Future[Any] | None = None
         self._starting: asyncio.Future[None] | None = None
         self.ts: str | None = None
 
     def begin(self) -> None:
-        """Post the status reply in the background: the turn need not wait for Slack before Gemini starts."""
-        self._starting = asyncio.ensure_future(self.start())
+        """React in the background: the turn need not wait for Slack before Gemini starts."""
+        self._starting = asyncio.ensure_future(self._react(True))
 
     async def _started(self) -> None:
         if self._starting is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._starting)
 
-    async def _react(self, add: bool, name: str) -> None:
+    async def _react(self, add: bool) -> None:
         react = self._client.reactions_add if add else self._client.reactions_remove
         try:
-            await react(channel=self._channel, timestamp=self._thread_ts, name=name)
+            await react(channel=self._channel, timestamp=self._thread_ts, name=WORKING)
         except SLACK_ERRORS as error:  # already_reacted / no_reaction when turns overlap in one thread
-            log.debug("reaction %s on %s: %s", name, self._thread_ts, error)
-
-    async def start(self) -> None:
-        await self._react(True, WORKING)
-        try:
-            posted = await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread_ts, text=":hourglass_flowing_sand: Working on it…"
-            )
-            self.ts = posted["ts"]
-        except SLACK_ERRORS as error:
-            log.warning("could not post a status message in %s: %s", self._channel, error)
+            log.debug("reaction %s on %s: %s", WORKING, self._thread_ts, error)
 
     async def update(self, progress: Progress) -> None:
         """The engine's progress callback (it logs what this raises)."""
         await self._started()
-        if not self.ts:
-            return
+        if self.ts is None and progress.stage != "queued":
+            return  # running at once: the reaction says enough
         if progress.stage == self._stage and self._throttle is not None and not self._throttle.take():
             return
         self._stage = progress.stage
         text, blocks = progress_message(progress, self.ticket, self.requester)
-        await self._send(self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=blocks))
-
-    async def _send(self, call: Awaitable[Any]) -> None:
-        await self.settle()
-        sending = self._sending = asyncio.ensure_future(call)
-        # Its failure is raised to the caller below; when the caller was cancelled first, `settle` collects it.
-        sending.add_done_callback(lambda done: done.cancelled() or done.exception())
-        await asyncio.shield(sending)
-
-    async def settle(self) -> None:
-        """Wait for a progress update still on the wire (its failure, if any, was already reported)."""
-        if self._sending is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._sending
-            self._sending = None
+        if self.ts is None:
+            posted = await self._client.chat_postMessage(
+                channel=self._channel, thread_ts=self._thread_ts, text=text, blocks=blocks
+            )
+            self.ts = posted["ts"]
+        else:
+            await self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=blocks)
 
     async def finish(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        """Say how it ended, in place of the status message when there is one (its Cancel button goes, and `blocks`,
+        """Say how it ended, in place of the status reply when there is one (its Cancel button goes, and `blocks`,
         such as a Try again button, come)."""
         await self._started()
-        await self.settle()
-        await self._react(False, WORKING)
+        await self._react(False)
         try:
             if self.ts:
                 await self._client.chat_update(channel=self._channel, ts=self.ts, text=text, blocks=blocks or [])
@@ -171,11 +152,9 @@ class Status:
             log.error("could not tell %s how a turn ended: %s", self._channel, error)
 
     async def remove(self) -> None:
-        """The image is in: the status reply goes and the root shows a tick."""
+        """The result is in: the reaction goes, and so does a status reply left from waiting in line."""
         await self._started()
-        await self.settle()
-        await self._react(False, WORKING)
-        await self._react(True, DONE)
+        await self._react(False)
         if self.ts:
             try:
                 await self._client.chat_delete(channel=self._channel, ts=self.ts)

@@ -1,7 +1,7 @@
 """Pure translation between Slack payloads and the core: thread keys, mentions, file references, the token host
 allow-list, Block Kit for results and modals, button values, and Slack errors in words a user can act on.
 
-No I/O here: `slack_adapter` does the calls. Nothing in this module imports slack_bolt or slack_sdk.
+No I/O here: `adapters.slack.io` does the calls. Nothing in this module imports slack_bolt or slack_sdk.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.http import same_origin
 from core.events import Failure, Options, Reply, ThreadKey
-from core.options import resolve_model
+from core.turns import upscale_sizes
 
 PLATFORM = "slack"
 COMMAND = "/imagine"
@@ -27,11 +28,8 @@ ACTION_UPSCALE = "imagine_upscale"  # one button per size: action ids must diffe
 ACTION_DELETE = "imagine_delete"
 UPSCALE_ACTION_PATTERN = re.compile(rf"^{ACTION_UPSCALE}:")
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "text"
-UPSCALE_SIZES = ("2K", "4K")
 METADATA_LIMIT = 3000  # Slack's cap on a view's private_metadata
 SECTION_LIMIT = 3000  # Slack's cap on a section block's text
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 USAGE = (
     "Usage: `/imagine PROMPT [--ar W:H] [--size 2K] [--model NAME]`, "
     "for example `/imagine a red fox in the snow --ar 16:9`."
@@ -105,22 +103,7 @@ def token_allowed(url: str, api_url: str | None) -> bool:
     host = (parts.hostname or "").lower()
     if parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com")):
         return True
-    if api_url:
-        api = urlsplit(api_url)
-        return (
-            parts.scheme == api.scheme
-            and host == (api.hostname or "").lower()
-            and _port(parts.scheme, parts.port) == _port(api.scheme, api.port)
-        )
-    return False
-
-
-def _port(scheme: str, port: int | None) -> int | None:
-    return port if port is not None else {"https": 443, "http": 80}.get(scheme)
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).hostname or url
+    return bool(api_url) and same_origin(url, api_url or "")
 
 
 def looks_like_html(data: bytes, content_type: str = "") -> bool:
@@ -136,10 +119,6 @@ def root_text(prompt: str, user_id: str, options: Options) -> str:
     return f"*{escape(prompt)}*\n<@{user_id}> · {options.describe()}\n_Reply in this thread to refine the image._"
 
 
-def upload_name(turn_id: int | None, index: int, mime_type: str) -> str:
-    return f"gemini-{turn_id or 0}-{index + 1}.{EXTENSIONS.get(mime_type, 'png')}"
-
-
 def failure_text(user_id: str | None, failure: Failure) -> str:
     who = f"<@{user_id}> " if user_id else ""
     return f":warning: {who}{failure.message}"
@@ -151,7 +130,7 @@ def failure_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[s
     for anyone in the thread, after a restart too. No blocks otherwise (what chat.update needs to drop the old)."""
     assert reply.failure is not None
     text = failure_text(user_id, reply.failure)
-    if reply.turn_id is None or not reply.failure.retryable:
+    if not reply.offers_retry or reply.turn_id is None:
         return text, []
     body = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
     retry = _button(ACTION_REROLL, "Try again", str(reply.turn_id), style="primary")
@@ -169,8 +148,8 @@ def usage_text(lines: tuple[str, ...]) -> str:
 _USER_ID = re.compile(r"(?<![\w@])([UW](?=[A-Z0-9]*\d)[A-Z0-9]{4,})\b")  # Slack user ids: U0ABC123, W0123456
 
 
-def result_message(reply: Reply, file_ids: list[str], user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """The small message after an upload (uploads carry no blocks): what was made, and its buttons."""
+def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The blocks on the message that carries the images (and its plain text): what was made, and its buttons."""
     lines = []
     if reply.text:
         lines.append(escape(reply.text.strip()))
@@ -185,12 +164,13 @@ def result_message(reply: Reply, file_ids: list[str], user_id: str | None) -> tu
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
     if reply.turn_id is not None:
-        blocks.append(buttons(reply.turn_id, reply.options, file_ids))
+        blocks.append(buttons(reply.turn_id, reply.options))
     return text[:39_000], blocks
 
 
-def buttons(turn_id: int, options: Options, file_ids: list[str]) -> dict[str, Any]:
-    """Reroll, Refine, Upscale (sizes the model has, above the current one) and Delete; values name the turn."""
+def buttons(turn_id: int, options: Options) -> dict[str, Any]:
+    """Reroll, Refine, Upscale (sizes the model has, above the current one) and Delete; values name the turn (Delete
+    finds the images on the message it is pressed on)."""
     elements = [
         _button(ACTION_REROLL, "🔁 Reroll", str(turn_id)),
         _button(ACTION_REFINE, "✏️ Refine", str(turn_id)),
@@ -204,27 +184,13 @@ def buttons(turn_id: int, options: Options, file_ids: list[str]) -> dict[str, An
         "deny": {"type": "plain_text", "text": "Keep"},
         "style": "danger",
     }
-    value = f"{turn_id}:{','.join(file_ids)}"
-    elements.append(_button(ACTION_DELETE, "🗑️ Delete", value, style="danger", confirm=confirm))
+    elements.append(_button(ACTION_DELETE, "🗑️ Delete", str(turn_id), style="danger", confirm=confirm))
     return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
 
 
 def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
     return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label}, "value": value,
             **extra}
-
-
-def upscale_sizes(options: Options) -> tuple[str, ...]:
-    if not options.model:
-        return ()
-    try:
-        sizes = resolve_model(options.model).sizes
-    except Failure:
-        return ()
-    current = options.image_size or "1K"
-    order = ("512px", "1K", "2K", "4K")
-    above = order.index(current) if current in order else 0
-    return tuple(s for s in UPSCALE_SIZES if s in sizes and order.index(s) > above)
 
 
 def parse_turn_value(value: str | None) -> tuple[int, str] | None:

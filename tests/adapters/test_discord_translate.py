@@ -29,12 +29,11 @@ from adapters.discord.translate import (
     thread_name,
     turn_of,
     upload_limit,
-    upload_name,
-    upscale_sizes,
 )
 from adapters.discord.views import modal_value
 from core.events import BadInput, Blocked, Options, ThreadKey
 from core.options import MODELS
+from core.turns import upload_name, upscale_sizes
 
 FLASH, FLASH3, PRO = "gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image"
 
@@ -70,7 +69,7 @@ def test_choices_fit_discord_limits_and_cover_every_model() -> None:
     ],
 )
 def test_upscale_offers_only_larger_sizes_the_model_renders(options: Options, sizes: list[str]) -> None:
-    assert upscale_sizes(options) == sizes
+    assert list(upscale_sizes(options)) == sizes
 
 
 def test_result_buttons_and_their_custom_ids_round_trip() -> None:

@@ -29,10 +29,9 @@ from adapters.slack.translate import (
     strip_mentions,
     thread_key,
     token_allowed,
-    upload_name,
-    upscale_sizes,
 )
 from core.events import Options, OutputImage, Reply, ThreadKey
+from core.turns import upload_name, upscale_sizes
 
 API = "http://127.0.0.1:8888/api/"
 
@@ -112,13 +111,13 @@ def test_result_message_carries_text_notices_and_buttons_naming_the_turn() -> No
         key=None, turn_id=42, images=(OutputImage(b"x", "image/png"),), text="Here <it> is",
         notices=("note",), options=Options(model="gemini-2.5-flash-image", aspect_ratio="1:1"),
     )
-    text, blocks = result_message(reply, ["F9"], "U1")
+    text, blocks = result_message(reply, "U1")
     assert "Here &lt;it&gt; is" in text and "note" in text and "<@U1>" in text
     actions = blocks[-1]
     assert [e["action_id"] for e in actions["elements"]] == [ACTION_REROLL, ACTION_REFINE, ACTION_DELETE]
-    assert [e["value"] for e in actions["elements"]] == ["42", "42", "42:F9"]
+    assert [e["value"] for e in actions["elements"]] == ["42", "42", "42"]
     assert actions["elements"][-1]["confirm"]["style"] == "danger"
-    _, no_turn = result_message(Reply(key=None, options=Options()), [], None)
+    _, no_turn = result_message(Reply(key=None, options=Options()), None)
     assert all(b["type"] != "actions" for b in no_turn)
 
 

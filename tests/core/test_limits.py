@@ -125,8 +125,8 @@ async def test_usage_matches_what_was_recorded(store, model, gemini):
 def test_price_table_and_overrides():
     assert DEFAULT_PRICES["gemini-3-pro-image"].image["4K"] == 0.24
     prices = Prices.with_overrides(parse_overrides("pro:4K=0.30, flash-2.5=0.05"))
-    assert prices.image_price("gemini-3-pro-image", "4K") == 0.30
-    assert prices.image_price(FLASH, None) == 0.05
+    assert prices.table["gemini-3-pro-image"].image["4K"] == 0.30
+    assert prices.table[FLASH].image["1K"] == 0.05
     assert prices.cost(FLASH, None, 0, 1290) == pytest.approx(0.05)
     for bad in ("pro:8K=1", "dalle=1", "flash=-1", "flash=cheap"):
         with pytest.raises(ValueError):

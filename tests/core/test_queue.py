@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from core.events import Busy, Options, Progress, StartThread, ThreadKey, User
-from core.queue import Cancelled, FairQueue
+from core.events import Busy, Cancelled, Options, Progress, StartThread, ThreadKey, User
+from core.queue import FairQueue
 from tests.conftest import until
 
 
@@ -28,7 +28,6 @@ async def test_one_busy_user_cannot_starve_another():
     await settle()
     tasks.append(asyncio.create_task(hold(queue, "bob", log, release, ticket="b0")))
     await settle()
-    assert queue.order() == [("alice", "a1"), ("bob", "b0"), ("alice", "a2"), ("alice", "a3"), ("alice", "a4")]
     release.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
     assert log == ["a0", "a1", "b0", "a2", "a3", "a4"]

@@ -665,6 +665,8 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
         for channel in targets:
             self._writable_channel({"channel": channel})
         thread_ts, comment = args.get("thread_ts"), args.get("initial_comment")
+        blocks = None if comment else args.get("blocks")  # as Slack does: a comment wins, the blocks are ignored
+        self._check_content("", blocks)
         objs, alts = [], []
         for item in items:
             pending = self._pending.pop(item["id"])
@@ -673,7 +675,7 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
             alts.append(pending.get("alt_txt"))
         message_ts = None
         for channel in targets:
-            msg = self._bot_message(comment or "", None, thread_ts, files=copy.deepcopy(objs))
+            msg = self._bot_message(comment or "", blocks, thread_ts, files=copy.deepcopy(objs))
             self._store(channel, msg)
             message_ts = message_ts or msg["ts"]
             kind = "public" if channel.startswith("C") else "private"
@@ -706,7 +708,7 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
         return {"file": self._public_file(obj, shares=shared)}
 
     def _delete_file(self, args: dict[str, Any]) -> dict[str, Any]:
-        """A bot may delete the files it uploaded; a message left with neither files nor text goes with them."""
+        """A bot may delete the files it uploaded; a message left with no files, text or blocks goes with them."""
         file_id = args.get("file", "")
         obj = self.files.get(file_id) or _raise("file_not_found")
         if obj.get("user") != self.bot_user_id:
@@ -718,7 +720,7 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
             for msg in list(history):
                 if any(f.get("id") == file_id for f in msg.get("files") or ()):
                     msg["files"] = [f for f in msg["files"] if f.get("id") != file_id]
-                    if not msg["files"] and not msg.get("text"):
+                    if not msg["files"] and not msg.get("text") and not msg.get("blocks"):
                         history.remove(msg)
                         self.deleted.append({"channel": channel, **msg})
         return {}

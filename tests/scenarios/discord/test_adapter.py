@@ -13,7 +13,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord.app import run
-from bot.settings import Settings
+from adapters.discord.config import DiscordConfig
 from core.engine import UPSCALE_PROMPT, Engine, EngineConfig
 from core.model import GeminiModel
 from core.store import Store
@@ -47,15 +47,15 @@ class Bot:
         self.engine = Engine(
             store, gemini_model, EngineConfig(default_model=model, max_concurrency=max_concurrency, quota_delay_s=0.01)
         )
-        settings = Settings(
-            discord_token=self.emu.token,
-            discord_api_base=self.emu.api_base,
-            discord_gateway_url=self.emu.gateway_url,
-            discord_guild_ids=(int(self.emu.guild_id),) if in_guild else (),
-            gemini_model=model,
+        config = DiscordConfig(
+            token=self.emu.token,
+            api_base=self.emu.api_base,
+            gateway_url=self.emu.gateway_url,
+            guild_ids=(int(self.emu.guild_id),) if in_guild else (),
+            shutdown_grace_s=5,
         )
         ready = asyncio.Event()
-        self.task = asyncio.create_task(run(self.engine, settings, ready=ready, grace=5, guild_ready_timeout=0.05))
+        self.task = asyncio.create_task(run(self.engine, config, ready=ready, guild_ready_timeout=0.05))
         waiter = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({self.task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
@@ -380,7 +380,7 @@ async def test_a_bug_in_a_handler_is_logged_and_the_user_told(
     async def broken(turn_id: int) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(engine.store, "get_turn", broken)
+    monkeypatch.setattr(engine.store, "turn_info", broken)
     rec = await emu.click_button(result["id"], custom_ids(result)[-1])
     answer = await emu.wait_for_callback(rec)
     assert answer["data"]["flags"] & FLAG_EPHEMERAL and "Something broke on the bot's side" in answer["data"]["content"]

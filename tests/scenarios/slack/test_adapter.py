@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from adapters.slack.app import SlackBot, run
+from adapters.slack.config import SlackConfig
 from adapters.slack.translate import ACTION_DELETE, ACTION_REFINE, ACTION_REROLL, EDIT_VIEW, REFINE_VIEW
-from bot.settings import Settings, SettingsError
 from core.engine import Engine, EngineConfig
 from core.events import ThreadKey
 from core.model import GeminiModel
@@ -44,11 +44,9 @@ CH = DEFAULT_CHANNEL
 PRO = "gemini-3-pro-image"
 
 
-def settings_for(emu: SlackEmulator, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        slack_bot_token=emu.bot_token, slack_signing_secret=emu.signing_secret, slack_api_url=emu.api_url
-    )
-    return Settings(**{**values, **overrides})
+def settings_for(emu: SlackEmulator, **overrides: Any) -> SlackConfig:
+    values: dict[str, Any] = dict(bot_token=emu.bot_token, signing_secret=emu.signing_secret, api_url=emu.api_url)
+    return SlackConfig(**{**values, **overrides})
 
 
 @pytest.fixture
@@ -100,7 +98,10 @@ def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
 
 
 def updates_saying(emu: SlackEmulator, words: str) -> list[str]:
-    return [c.args["text"] for c in emu.calls_to("chat.update", ok_only=True) if words in (c.args.get("text") or "")]
+    """What the bot said with `words`: a status reply updated, or a message posted (a turn that never waited has no
+    status reply to update)."""
+    calls = emu.calls_to("chat.update", ok_only=True) + emu.calls_to("chat.postMessage", ok_only=True)
+    return [c.args["text"] for c in calls if words in (c.args.get("text") or "")]
 
 
 async def imagine(emu: SlackEmulator, text: str, uploads: int = 1) -> tuple[str, dict[str, Any]]:
@@ -133,14 +134,15 @@ async def test_imagine_acks_fast_posts_a_root_and_uploads_into_its_thread(
     [turn] = [await engine.store.get_turn(t) for t in turn_ids]  # every button names the one stored turn
     assert turn is not None and turn.prompt == "a red fox in the snow"
     assert turn.thread.key == ThreadKey("slack", emu.team_id, CH, root["ts"])
-    assert button(buttons, ACTION_DELETE)["value"].endswith(upload.id)
+    assert buttons["ts"] == upload.message_ts  # the buttons ride on the message that carries the image
     await bot.drain()
-    # the thread holds the root, the image and the buttons: the status reply was removed when the image came
-    assert [bool(m.get("files")) for m in emu.thread(CH, root["ts"])] == [False, True, False]
-    assert len(emu.calls_to("chat.delete", ok_only=True)) == 1
-    # seen from the channel: the root wore an hourglass while Gemini worked, and a tick once the image was in
-    assert [c.args["name"] for c in emu.calls_to("reactions.add")] == ["hourglass_flowing_sand", "white_check_mark"]
-    assert emu.reactions[(CH, root["ts"])] == ["white_check_mark"]
+    # the thread holds the root and the image: no status reply was posted, since the request never waited
+    assert [bool(m.get("files")) for m in emu.thread(CH, root["ts"])] == [False, True]
+    assert emu.calls_to("chat.delete") == []
+    # seen from the channel: the root wore an hourglass while Gemini worked, gone once the image was in
+    assert [c.args["name"] for c in emu.calls_to("reactions.add")] == ["hourglass_flowing_sand"]
+    assert [c.args["name"] for c in emu.calls_to("reactions.remove", ok_only=True)] == ["hourglass_flowing_sand"]
+    assert not emu.reactions.get((CH, root["ts"]))
 
 
 async def test_an_invalid_flag_is_answered_in_the_ack_naming_what_is_supported(
@@ -158,12 +160,16 @@ async def test_an_invalid_flag_is_answered_in_the_ack_naming_what_is_supported(
     assert gemini.requests == [] and emu.calls_to("chat.postMessage") == []
 
 
-async def test_progress_is_shown_in_a_status_reply(emu: SlackEmulator, bot: SlackBot, gemini: GeminiEmulator) -> None:
+async def test_a_request_that_never_waits_posts_no_status_reply(
+    emu: SlackEmulator, bot: SlackBot, gemini: GeminiEmulator
+) -> None:
     gemini.latency = 0.3
-    await imagine(emu, "a slow sunrise")
-    [status_post] = [c for c in emu.calls_to("chat.postMessage") if "Working on it" in c.args["text"]]
-    assert status_post.args["thread_ts"] == emu.uploads[0].thread_ts
-    assert updates_saying(emu, "Generating…")
+    root_ts, _ = await imagine(emu, "a slow sunrise")
+    await bot.drain()
+    # the hourglass on the root says it is in hand; a status reply comes only once a request waits in line
+    assert [c.args.get("thread_ts") for c in emu.calls_to("chat.postMessage")] == [None]  # the root alone
+    assert emu.calls_to("chat.update") == [] and emu.calls_to("chat.delete") == []
+    assert [c.args["timestamp"] for c in emu.calls_to("reactions.add")] == [root_ts]
 
 
 async def test_a_thread_message_is_the_next_turn_with_the_first_image_and_its_signature(
@@ -443,7 +449,7 @@ async def test_web_api_calls_reuse_connections(emu: SlackEmulator, bot: SlackBot
     """One HTTP session for the bot's lifetime: a new connection (a TLS handshake on real Slack) per call is slow."""
     await imagine(emu, "a red fox")
     peers = [c.peer for c in emu.calls if c.method != "auth.test"]
-    assert len(peers) >= 6 and len(set(peers)) <= 3, peers
+    assert len(peers) >= 5 and len(set(peers)) <= 3, peers
 
 
 async def test_a_429_on_the_upload_is_retried_after_retry_after(
@@ -494,7 +500,7 @@ async def test_run_serves_http_mode_on_port_until_cancelled(
     emu: SlackEmulator, engine: Engine, gemini: GeminiEmulator
 ) -> None:
     port = free_port()
-    settings = settings_for(emu, port=port, slack_app_token=emu.app_token)  # --http wins over the app token
+    settings = settings_for(emu, port=port, app_token=emu.app_token)  # --http wins over the app token
     serving_task = asyncio.create_task(run(engine, settings, http=True, host="127.0.0.1"))
     emu.app_url = f"http://127.0.0.1:{port}/slack/events"
 
@@ -513,14 +519,14 @@ async def test_run_serves_http_mode_on_port_until_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await serving_task
     assert not await accepting()
-    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
-        await run(engine, settings_for(emu, slack_signing_secret=None), http=True)
+    with pytest.raises(ValueError, match="signing secret"):
+        await run(engine, settings_for(emu, signing_secret=None), http=True)
 
 
 async def test_run_uses_socket_mode_when_an_app_token_is_set(
     emu: SlackEmulator, engine: Engine, gemini: GeminiEmulator
 ) -> None:
-    settings = settings_for(emu, slack_app_token=emu.app_token, slack_signing_secret=None)
+    settings = settings_for(emu, app_token=emu.app_token, signing_secret=None)
     serving_task = asyncio.create_task(run(engine, settings))
     await wait_for(lambda: emu.sockets)
     [opened] = emu.calls_to("apps.connections.open", ok_only=True)

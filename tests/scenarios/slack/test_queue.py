@@ -100,7 +100,9 @@ def one_at_a_time(store: Store, model: GeminiModel) -> Engine:
 
 
 def updates_of(emu: SlackEmulator, ts: str) -> list[ApiCall]:
-    return [c for c in emu.calls_to("chat.update", ok_only=True) if c.args["ts"] == ts]
+    """The status reply `ts` as it was posted (once its request had to wait), then each update of it."""
+    posted = [c for c in emu.calls_to("chat.postMessage", ok_only=True) if (c.response or {}).get("ts") == ts]
+    return posted + [c for c in emu.calls_to("chat.update", ok_only=True) if c.args["ts"] == ts]
 
 
 def cancel_button(call: ApiCall) -> dict[str, Any] | None:
@@ -117,12 +119,12 @@ async def second_request_queued(emu: SlackEmulator, gemini: GeminiEmulator) -> t
     await emu.send_slash_command("/imagine", "first")
     await wait_for(lambda: gemini.in_flight == 1, message="the first request never reached Gemini")
     await emu.send_slash_command("/imagine", "second")
-    [queued] = await wait_for(lambda: [c for c in emu.calls_to("chat.update", ok_only=True) if cancel_button(c)],
+    [queued] = await wait_for(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True) if cancel_button(c)],
                               message="no status reply showed a place in line")
     assert "Queued: #1 in line" in queued.args["text"]
     button = cancel_button(queued)
-    assert button is not None
-    return queued.args["ts"], button
+    assert button is not None and queued.response is not None
+    return queued.response["ts"], button
 
 
 @scenario
@@ -228,7 +230,7 @@ async def test_a_daily_limit_hit_is_explained_in_the_thread(
         await emu.send_slash_command("/imagine", "a fox")
         await wait_for(lambda: emu.uploads)
         await emu.send_slash_command("/imagine", "a hare")
-        [told] = await wait_for(lambda: [c for c in emu.calls_to("chat.update", ok_only=True)
+        [told] = await wait_for(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True)
                                          if "daily limit" in c.args["text"]])
         await emu.send_slash_command("/imagine", "a badger", user_id="U0OTHER")  # a per-user limit: others go on
         await wait_for(lambda: len(emu.uploads) == 2)
@@ -236,7 +238,7 @@ async def test_a_daily_limit_hit_is_explained_in_the_thread(
     text = told.args["text"]
     assert text.startswith(f":warning: <@{DEFAULT_USER}> You have reached your daily limit of 1 images.")
     assert "It resets at" in text and " UTC (in " in text
-    hare_root = emu.find_message(CH, emu.find_message(CH, told.args["ts"])["thread_ts"])  # type: ignore[index]
+    hare_root = emu.find_message(CH, told.args["thread_ts"])
     assert hare_root is not None and "a hare" in hare_root["text"]
     assert [w.prompt for w in gemini.requests] == ["a fox", "a badger"]
 
@@ -255,7 +257,7 @@ async def test_a_channel_off_the_allow_list_gets_a_short_refusal_never_silence(
 
         photo = emu.register_file(pictures.png(), "cat.png")
         await emu.send_event(emu.user_message(CH, f"<@{emu.bot_user_id}> make it blue", files=[photo]))
-        [told] = await wait_for(lambda: [c for c in emu.calls_to("chat.update", ok_only=True)
+        [told] = await wait_for(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True)
                                          if "not enabled in this channel" in c.args["text"]])
         assert told.args["text"].startswith(f":warning: <@{DEFAULT_USER}>")
 
