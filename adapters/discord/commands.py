@@ -1,9 +1,10 @@
-"""The application commands: /imagine, /forget, /usage, /help and the message context menu "Edit image".
+"""The application commands: /imagine, /forget, /usage, /models, /help and the message context menu "Edit image".
 `register` puts them on a CommandTree; `sync` pushes them from `setup_hook` (to DISCORD_GUILD_IDS, or globally)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -19,7 +20,7 @@ from adapters.discord.translate import (
     size_choices,
     thread_key,
 )
-from core.events import Forget, Options, ShowUsage, ThreadKey
+from core.events import Forget, ListModels, Options, ShowUsage, ThreadKey, User
 
 if TYPE_CHECKING:
     from adapters.discord.app import DiscordBot
@@ -37,7 +38,13 @@ def place_key(interaction: discord.Interaction) -> ThreadKey:
 
 
 def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
-    commands: list[app_commands.Command[Any, ..., None]] = [_imagine(bot), _forget(bot), _usage(bot), _help()]
+    commands: list[app_commands.Command[Any, ..., None]] = [
+        _imagine(bot),
+        _forget(bot),
+        _report(bot, "usage", "Your images and cost today and this month; this server's spend", ShowUsage),
+        _report(bot, "models", "The image models this bot can use now: ratios, sizes, prices", ListModels),
+        _help(),
+    ]
     for command in commands:
         tree.add_command(command)
 
@@ -104,17 +111,20 @@ def _forget(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
     return forget
 
 
-def _usage(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
-    @app_commands.command(name="usage", description="Your images and cost today and this month; this server's spend")
-    async def usage(interaction: discord.Interaction) -> None:
+def _report(
+    bot: DiscordBot, name: str, description: str, event: Callable[[ThreadKey, User], ShowUsage | ListModels]
+) -> app_commands.Command[Any, ..., None]:
+    """A command answered privately with the engine's report lines (/usage, /models)."""
+
+    async def report(interaction: discord.Interaction) -> None:
         async with bot.work.tracked():
             await interaction.response.defer(ephemeral=True, thinking=True)
             user = user_of(interaction.user, interaction.permissions)
-            reply = await bot.engine.handle(ShowUsage(place_key(interaction), user))
+            reply = await bot.engine.handle(event(place_key(interaction), user))
             text = failure_text(reply.failure) if reply.failure is not None else notices_text(reply.notices)
             await interaction.followup.send(text, ephemeral=True)
 
-    return usage
+    return app_commands.Command(name=name, description=description, callback=report)
 
 
 def _help() -> app_commands.Command[Any, ..., None]:

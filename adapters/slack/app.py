@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
 from adapters.slack.translate import (
     COMMAND,
+    MODELS_COMMAND,
     USAGE,
     USAGE_COMMAND,
     failure_text,
@@ -36,7 +38,7 @@ from adapters.slack.translate import (
     usage_text,
 )
 from core.engine import Engine
-from core.events import Failure, Options, ShowUsage, StartThread, UnsupportedOption, User
+from core.events import Failure, ListModels, Options, ShowUsage, StartThread, ThreadKey, UnsupportedOption, User
 from core.options import parse_flags
 from core.turns import next_event
 
@@ -77,6 +79,7 @@ class SlackBot:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.app.command(COMMAND)(self.on_imagine)
         self.app.command(USAGE_COMMAND)(self.on_usage)
+        self.app.command(MODELS_COMMAND)(self.on_models)
         self.app.event("message")(self.on_message)  # every subtype, so none is answered 404 and redelivered
         self.app.event("app_mention")(self.on_mention)
         Interactive(self.io).register(self.app)
@@ -129,29 +132,42 @@ class SlackBot:
         key = thread_key(team, channel, root["ts"])
         await self.io.turn(channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options))
 
-    # ---- /usage
+    # ---- /usage and /models: reports answered privately
 
     async def on_usage(
         self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:
+        await self._on_report(ack, command, context, respond, ShowUsage)
+
+    async def on_models(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        await self._on_report(ack, command, context, respond, ListModels)
+
+    async def _on_report(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond,
+        event: Callable[[ThreadKey, User], ShowUsage | ListModels],
+    ) -> None:
         self.io.track()
-        await ack()  # the report reads the database: it follows through the command's response_url
+        await ack()  # the report may read the database: it follows through the command's response_url
         user = User(command["user_id"], command.get("user_name") or "")
         team = context.team_id or command.get("team_id") or ""
-        self.io.spawn(self._usage(team, command["channel_id"], user, respond), command["channel_id"], None, user.id)
-
-    async def _usage(self, team: str, channel: str, user: User, respond: AsyncRespond) -> None:
         # The engine reads only the platform and the space (the workspace) of the key; the channel is for its
         # allow-list, and there is no thread.
-        reply = await self.engine.handle(ShowUsage(thread_key(team, channel, ""), user))
+        work = self._report(event(thread_key(team, command["channel_id"], ""), user), respond)
+        self.io.spawn(work, command["channel_id"], None, user.id)
+
+    async def _report(self, event: ShowUsage | ListModels, respond: AsyncRespond) -> None:
+        reply = await self.engine.handle(event)
         text = failure_text(None, reply.failure) if reply.failure else usage_text(reply.notices)
+        name = type(event).__name__
         try:  # response_url reaches the user privately even where the bot is not a channel member
             answer = await respond(text=text, response_type="ephemeral", replace_original=False)
         except SLACK_ERRORS as error:
-            log.error("could not answer /usage for %s: %s", user.id, error)
+            log.error("could not answer %s for %s: %s", name, event.user.id, error)
             return
         if answer.status_code != 200:
-            log.error("Slack refused the /usage answer for %s: %s %s", user.id, answer.status_code, answer.body)
+            log.error("Slack refused the %s answer for %s: %s %s", name, event.user.id, answer.status_code, answer.body)
 
     # ---- messages and mentions
 

@@ -19,6 +19,7 @@ from core.turns import upscale_sizes
 PLATFORM = "slack"
 COMMAND = "/imagine"
 USAGE_COMMAND = "/usage"
+MODELS_COMMAND = "/models"
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback_id (slack-manifest.yml)
 EDIT_VIEW = "imagine_edit_modal"
 REFINE_VIEW = "imagine_refine_modal"
