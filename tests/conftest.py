@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from core.engine import Engine, EngineConfig
-from core.model import GeminiConfig, GeminiModel
+from core.model import GeminiModel
 from core.store import Store
 from tests.emulators.gemini import GeminiEmulator
+from tests.support import gemini_config
 
 
 @pytest.fixture(autouse=True)
@@ -34,13 +33,6 @@ async def store(tmp_path):
     await opened.close()
 
 
-def gemini_config(emulator: GeminiEmulator, **overrides) -> GeminiConfig:
-    values = dict(api_key="test-key", base_url=emulator.base_url, attempts=4, initial_delay_s=0.01, max_delay_s=0.05,
-                  timeout_s=10)
-    values.update(overrides)
-    return GeminiConfig(**values)
-
-
 @pytest.fixture
 async def model(gemini):
     real = GeminiModel(gemini_config(gemini))
@@ -51,10 +43,3 @@ async def model(gemini):
 @pytest.fixture
 def engine(store, model) -> Engine:
     return Engine(store, model, EngineConfig(quota_delay_s=0.01))
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    """Wait, bounded, for a condition another task will make true (instead of guessing with a sleep)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)

@@ -17,7 +17,7 @@ The world starts with one guild (`guild_id`) holding a text channel (`channel_id
 (`user`) and a member with Manage Messages (`moderator`). Tests inject events (`send_message`, `invoke_slash`,
 `invoke_message_command`, `click_button`, `submit_modal`), then inspect what the bot did: `messages`, `threads`,
 `files`, `interactions`, `interaction_responses`, `requests`, `cdn_requests`, waiting with the bounded
-`wait_for`. Gateway frames are plain-text JSON (discord.py accepts them whatever `compress` it asked for).
+`tests.support.until`. Gateway frames are plain-text JSON (discord.py accepts them whatever `compress` it asked for).
 Discord's checks that a bot can trip are enforced: per-file upload limit (413, code 40005), content and thread
 name lengths, modal limits, the 3 s acknowledgement window, one callback per interaction, the MESSAGE_CONTENT
 intent (content blanked in gateway events unless the bot is mentioned or it is a DM).
@@ -103,6 +103,7 @@ from tests.emulators.discord_payloads import (
     validate_modal,
     validate_thread_name,
 )
+from tests.support import until
 
 __all__ = [
     "CdnRequest",
@@ -274,7 +275,6 @@ class DiscordEmulator:
         self._connections: list[_Connection] = []
         self._cdn: dict[str, StoredFile] = {}
         self._faults: list[_Fault] = []
-        self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
         self.bot_user = self.add_user(bot_name, bot=True)
@@ -413,7 +413,6 @@ class DiscordEmulator:
             starter["flags"] |= FLAG_HAS_THREAD
             starter["thread"] = thread
         self._broadcast("THREAD_CREATE", {**thread, "newly_created": True})
-        self._notify()
         await self._drain()
         return thread_id
 
@@ -728,27 +727,6 @@ class DiscordEmulator:
         pattern = re.compile(path_pattern)
         return [r for r in self.requests if r.method == method.upper() and pattern.fullmatch(r.path)]
 
-    async def wait_for(
-        self,
-        predicate: Callable[[], T],
-        timeout: float = 5.0,  # noqa: ASYNC109 - a plain deadline reads better in tests than asyncio.timeout
-        what: str = "condition",
-    ) -> T:
-        """Re-check `predicate` on every recorded change (and every 50 ms) until truthy; TimeoutError after."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-            try:
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
-            except TimeoutError:
-                pass
-
     async def wait_for_message(
         self,
         predicate: Callable[[JSON], bool] | None = None,
@@ -764,18 +742,14 @@ class DiscordEmulator:
                     return m
             return None
 
-        return await self.wait_for(find, timeout, "a bot message")
+        return await until(find, timeout, what="a bot message")
 
     async def wait_for_callback(self, rec: InteractionRecord, timeout: float = 5.0) -> JSON:  # noqa: ASYNC109
         """The first callback the bot made to an interaction."""
-        await self.wait_for(lambda: rec.callbacks, timeout, f"a callback to interaction {rec.id}")
+        await until(lambda: rec.callbacks, timeout, what=f"a callback to interaction {rec.id}")
         return rec.callbacks[0]
 
     # -- internals: world helpers -----------------------------------------------------------------------------
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     def _user(self, ref: UserRef) -> JSON:
         if ref is None:
@@ -932,13 +906,11 @@ class DiscordEmulator:
                 self._broadcast("THREAD_UPDATE", channel)
         if not msg["flags"] & FLAG_EPHEMERAL:
             self._broadcast("MESSAGE_CREATE", self._gateway_message(msg))
-        self._notify()
 
     def _update(self, msg: JSON) -> None:
         msg["edited_timestamp"] = now_iso()
         if not msg["flags"] & FLAG_EPHEMERAL:
             self._broadcast("MESSAGE_UPDATE", self._gateway_message(msg))
-        self._notify()
 
     def _delete(self, msg: JSON) -> None:
         self.messages.pop(msg["id"], None)
@@ -948,7 +920,6 @@ class DiscordEmulator:
             if msg.get("guild_id"):
                 data["guild_id"] = msg["guild_id"]
             self._broadcast("MESSAGE_DELETE", data)
-        self._notify()
 
     # -- internals: gateway -----------------------------------------------------------------------------------
 
@@ -1021,7 +992,6 @@ class DiscordEmulator:
                 if conn.closed_by_server is None and ws.close_code in (1000, 1001):
                     session.alive = False
             await conn.stop()
-            self._notify()
         return ws
 
     async def _on_frame(self, conn: _Connection, frame: JSON) -> None:
@@ -1035,7 +1005,6 @@ class DiscordEmulator:
             self._resume(conn, d or {})
         elif op == 8:
             self._request_members(conn, d or {})
-        self._notify()
 
     async def _identify(self, conn: _Connection, d: JSON) -> None:
         self.identifies.append(d)
@@ -1214,7 +1183,6 @@ class DiscordEmulator:
         rec = InteractionRecord(iid, payload["token"], kind, payload, asyncio.get_running_loop().time())
         self.interactions[iid] = rec
         self._broadcast("INTERACTION_CREATE", payload)
-        self._notify()
         await self._drain()
         return rec
 
@@ -1429,7 +1397,6 @@ class DiscordEmulator:
             log.exception("discord emulator failed on %s %s", request.method, rel)
             response = ApiError(400, 0, f"emulator error: {e!r}").response()
         rec.status = response.status
-        self._notify()
         return response
 
     def _take_fault(self, method: str, rel: str) -> _Fault | None:
@@ -1447,7 +1414,6 @@ class DiscordEmulator:
         )
         rec.status = 404
         self.unknown_requests.append(rec)
-        self._notify()
         return ApiError(404, 0, "404: Not Found").response()
 
     async def _cdn_get(self, request: web.Request) -> web.Response:
@@ -1457,7 +1423,6 @@ class DiscordEmulator:
         self.cdn_requests.append(
             CdnRequest(request.method, str(request.url), request.path, request.headers.get("Authorization"), status)
         )
-        self._notify()
         if stored is None:
             return web.Response(status=404, text="Not Found")
         return web.Response(body=stored.data, content_type=stored.content_type or "application/octet-stream")
@@ -1661,7 +1626,6 @@ class DiscordEmulator:
         )
         self.channels[thread_id] = thread
         self._broadcast("THREAD_CREATE", {**thread, "newly_created": True})
-        self._notify()
         return thread
 
     async def _thread_from_message(self, request: web.Request) -> web.Response:
@@ -1758,7 +1722,6 @@ class DiscordEmulator:
         callback = {"type": kind, "data": data, "files": uploaded}
         rec.callbacks.append(callback)
         self.interaction_responses.append({"interaction_id": rec.id, "token": rec.token, **callback})
-        self._notify()
         out: JSON = {"interaction": {"id": rec.id, "type": rec.type}, "resource": {"type": kind}}
         if rec.original_message_id and kind in (4, 5, 6, 7):
             out["interaction"]["response_message_id"] = rec.original_message_id
@@ -1792,7 +1755,6 @@ class DiscordEmulator:
                 msg["channel_id"] = thread_id
             self._post(msg)
         rec.followup_message_ids.append(msg["id"])
-        self._notify()
         if request.query.get("wait") in ("1", "true", "True"):
             return json_response(rest_message(msg))
         return web.Response(status=204)

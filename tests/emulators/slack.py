@@ -6,9 +6,7 @@ Nothing reaches the app unless a ``send_*`` helper is called. Wire facts: /work/
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import inspect
 import json
 import mimetypes
 import time
@@ -34,6 +32,7 @@ from tests.emulators.slack_payloads import (
     sign,
 )
 from tests.emulators.slack_socket import SocketModeLink
+from tests.support import until
 
 __all__ = [
     "APP_TOKEN",
@@ -57,7 +56,6 @@ __all__ = [
     "next_ts",
     "serve_bolt_app",
     "sign",
-    "wait_for",
 ]
 
 BOT_TOKEN = "xoxb-test-bot-token"
@@ -143,28 +141,6 @@ class _Fault:
     retry_after: int | None
     error: str | None
     remaining: int
-
-
-# A plain deadline argument reads better in tests than wrapping each wait in asyncio.timeout().
-async def wait_for(
-    predicate: Callable[[], Any],
-    timeout: float = 5.0,  # noqa: ASYNC109
-    *,
-    interval: float = 0.01,
-    message: str = "",
-) -> Any:
-    """Poll ``predicate`` (sync or async) until it returns something truthy; return it, or raise TimeoutError."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() >= deadline:
-            raise TimeoutError(message or f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 class _LocalServer:
@@ -422,7 +398,7 @@ class SlackEmulator(SignedDeliveries, SocketModeLink, _LocalServer):
             return calls if len(calls) >= count else []
 
         try:
-            return await wait_for(enough, timeout)
+            return await until(enough, timeout)
         except TimeoutError:
             got = len(self.calls_to(method, ok_only=ok_only))
             raise TimeoutError(f"expected {count} call(s) to {method} within {timeout} s, got {got}") from None

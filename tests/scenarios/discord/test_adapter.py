@@ -17,11 +17,11 @@ from bot.settings import Settings
 from core.engine import UPSCALE_PROMPT, Engine, EngineConfig
 from core.model import GeminiModel
 from core.store import Store
-from tests.conftest import gemini_config
 from tests.emulators.discord import DiscordEmulator, InteractionRecord
 from tests.emulators.discord_payloads import FLAG_EPHEMERAL, JSON
 from tests.emulators.gemini import Block, Finish, GeminiEmulator
 from tests.pictures import noise_png, png
+from tests.support import gemini_config, until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
@@ -77,7 +77,7 @@ class Bot:
 
     async def restart(self, **kwargs: object) -> Engine:
         await self.stop()
-        await self.emu.wait_for(lambda: not self.emu.connected, what="the old client to disconnect")
+        await until(lambda: not self.emu.connected, what="the old client to disconnect")
         return await self.start(**kwargs)  # type: ignore[arg-type]
 
 
@@ -114,7 +114,7 @@ async def imagine_result(emu: DiscordEmulator, rec: InteractionRecord, *, thread
         message = emu.messages.get(rec.original_message_id or "")
         return bool(message and message["attachments"] and (not thread or message["id"] in emu.threads))
 
-    await emu.wait_for(finished, timeout=10, what="the /imagine result")
+    await until(finished, timeout=10, what="the /imagine result")
     return emu.messages[rec.original_message_id or ""]
 
 
@@ -221,7 +221,7 @@ async def test_an_image_posted_in_the_thread_is_sent_as_the_edit_input(bot: Bot,
     photo = png(32, 32, (10, 10, 250))
     hat = emu.add_attachment(photo, "hat.png")
     await emu.send_message(result["id"], emu.user, "put this hat on it", attachments=[hat])
-    await emu.wait_for(lambda: len(gemini.requests) == 2, timeout=10, what="the second Gemini call")
+    await until(lambda: len(gemini.requests) == 2, timeout=10, what="the second Gemini call")
 
     assert gemini.requests[1].input_images == [photo] and gemini.requests[1].prompt == "put this hat on it"
     await emu.wait_for_message(lambda m: m["channel_id"] == result["id"] and m["attachments"], timeout=10)
@@ -265,7 +265,7 @@ async def test_a_reply_that_mentions_the_bot_edits_someones_image_and_opens_a_th
     assert emu.threads[answer["id"]]["name"] == "make it blue"
 
     await emu.send_message(answer["id"], emu.user, "and add a moon")  # the thread is the conversation now
-    await emu.wait_for(lambda: len(gemini.requests) == 2, timeout=10, what="the next turn")
+    await until(lambda: len(gemini.requests) == 2, timeout=10, what="the next turn")
     assert [c["role"] for c in gemini.requests[1].contents] == ["user", "model", "user"]
 
 
@@ -289,7 +289,7 @@ async def test_edit_image_context_menu_asks_in_a_modal_and_answers_in_a_new_thre
     (wire,) = gemini.requests
     assert (wire.prompt, wire.input_images) == ("give me a hat", [photo])
     assert submitted.callbacks[0]["type"] == 5 and submitted.callbacks[0]["data"]["flags"] & FLAG_EPHEMERAL
-    await emu.wait_for(lambda: "Posted" in emu.messages[submitted.original_message_id or ""]["content"])
+    await until(lambda: "Posted" in emu.messages[submitted.original_message_id or ""]["content"])
     assert result["id"] in emu.messages[submitted.original_message_id or ""]["content"]
 
 
@@ -305,7 +305,7 @@ async def test_in_direct_messages_the_reply_chain_is_the_conversation(bot: Bot, 
     )
     await emu.send_message(dm, emu.user, "a red kite")  # not a reply: a new conversation
 
-    await emu.wait_for(lambda: len(gemini.requests) == 3, timeout=10, what="the third Gemini call")
+    await until(lambda: len(gemini.requests) == 3, timeout=10, what="the third Gemini call")
     boat, storm, kite = gemini.requests
     assert [c["role"] for c in storm.contents] == ["user", "model", "user"] and storm.prompt == "now on a stormy sea"
     assert [c["role"] for c in kite.contents] == ["user"]
@@ -339,12 +339,12 @@ async def test_every_button_works_after_the_bot_restarts_on_the_same_database(
         return [m for m in emu.channel_messages(thread_id) if m["attachments"]]
 
     reroll = await emu.click_button(result["id"], ids[0])
-    await emu.wait_for(lambda: len(in_thread()) == 1, timeout=10, what="the reroll")
+    await until(lambda: len(in_thread()) == 1, timeout=10, what="the reroll")
     assert reroll.callbacks[0]["type"] == 5 and reroll.callbacks[0]["data"]["flags"] & FLAG_EPHEMERAL
     assert (gemini.requests[1].prompt, gemini.requests[1].aspect_ratio) == ("a glass teapot", "4:3")
 
     await emu.click_button(result["id"], ids[2])
-    await emu.wait_for(lambda: len(in_thread()) == 2, timeout=10, what="the upscale")
+    await until(lambda: len(in_thread()) == 2, timeout=10, what="the upscale")
     wire = gemini.requests[2]
     assert (wire.image_size, wire.prompt) == ("2K", UPSCALE_PROMPT) and wire.contents[1]["role"] == "model"
     bigger = in_thread()[1]
@@ -355,7 +355,7 @@ async def test_every_button_works_after_the_bot_restarts_on_the_same_database(
     assert (await emu.wait_for_callback(refine))["type"] == 9
     await bot.restart(model=PRO)  # even a modal left open across a restart is answered
     await emu.submit_modal(f"gib:refine-modal:{turn}", {"prompt": "make it copper"})
-    await emu.wait_for(lambda: len(in_thread()) == 3, timeout=10, what="the refinement")
+    await until(lambda: len(in_thread()) == 3, timeout=10, what="the refinement")
     assert gemini.requests[3].prompt == "make it copper" and gemini.requests[3].input_images == [
         emu.message_files(result["id"])[0].data  # an older result refined: that picture is the input
     ]
@@ -365,10 +365,10 @@ async def test_every_button_works_after_the_bot_restarts_on_the_same_database(
     assert "Only <@" in (await emu.wait_for_callback(refused))["data"]["content"]
     assert result["id"] in emu.messages
     await emu.click_button(result["id"], ids[4], user=emu.moderator)  # Manage Messages may delete anything
-    await emu.wait_for(lambda: result["id"] in emu.deleted_messages, what="the deletion")
+    await until(lambda: result["id"] in emu.deleted_messages, what="the deletion")
     own = in_thread()[0]
     await emu.click_button(own["id"], custom_ids(own)[-1], user=emu.user)  # and the requester their own
-    await emu.wait_for(lambda: own["id"] in emu.deleted_messages, what="the requester's deletion")
+    await until(lambda: own["id"] in emu.deleted_messages, what="the requester's deletion")
 
 
 async def test_a_bug_in_a_handler_is_logged_and_the_user_told(
@@ -409,7 +409,7 @@ async def test_a_safety_block_is_explained_to_the_requester(bot: Bot, emu: Disco
     await bot.start()
     gemini.push(Finish("IMAGE_SAFETY"))
     rec = await emu.invoke_slash("imagine", {"prompt": "something it will not draw"})
-    await emu.wait_for(lambda: len(rec.followup_message_ids) == 1, timeout=10, what="the explanation")
+    await until(lambda: len(rec.followup_message_ids) == 1, timeout=10, what="the explanation")
 
     told = emu.messages[rec.followup_message_ids[0]]
     assert told["flags"] & FLAG_EPHEMERAL and "IMAGE_SAFETY" in told["content"] and "Rephrase" in told["content"]
@@ -426,7 +426,7 @@ async def test_a_safety_block_is_explained_to_the_requester(bot: Bot, emu: Disco
 async def test_the_deferred_message_shows_the_queue_then_generating_and_queued_requests_can_be_cancelled(
     bot: Bot, emu: DiscordEmulator, gemini
 ) -> None:
-    gemini.latency = 1.0
+    gemini.hold()
     await bot.start(max_concurrency=1)
 
     def shown(rec: InteractionRecord) -> JSON | None:
@@ -434,20 +434,24 @@ async def test_the_deferred_message_shows_the_queue_then_generating_and_queued_r
         return message if message and custom_ids(message) else None
 
     running = await emu.invoke_slash("imagine", {"prompt": "first"})
-    await emu.wait_for(lambda: gemini.in_flight == 1, what="the first request to reach Gemini")
+    await until(lambda: gemini.held == 1, what="the first request to reach Gemini")
     waiting = await emu.invoke_slash("imagine", {"prompt": "second"}, user=emu.moderator)
-    await emu.wait_for(lambda: shown(waiting), what="the second request's queue position")
+    await until(lambda: shown(waiting), what="the second request's queue position")
     doomed = await emu.invoke_slash("imagine", {"prompt": "third"})
-    third = await emu.wait_for(lambda: shown(doomed), what="the third request's queue position")
+    third = await until(lambda: shown(doomed), what="the third request's queue position")
     assert third["content"].startswith("⏳ Queued: #2 in line")
     cancel_id = custom_ids(third)[0]
     assert cancel_id == f"gib:cancel:{emu.user['id']}:{doomed.id}"
     refused = await emu.click_button(third["id"], cancel_id, user=emu.moderator)
     assert "Only <@" in (await emu.wait_for_callback(refused))["data"]["content"]
     await emu.click_button(third["id"], cancel_id, user=emu.user)
-    await emu.wait_for(lambda: doomed.followup_message_ids, what="the cancellation")
+    await until(lambda: doomed.followup_message_ids, what="the cancellation")
     assert "Cancelled before it started" in emu.messages[doomed.followup_message_ids[0]]["content"]
 
+    gemini.release(1)  # the first answers; the second moves from the line to Gemini
+    await until(lambda: gemini.held == 1 and emu.messages[waiting.original_message_id or ""]["content"]
+                .startswith("🎨 Generating…"), what="the second request shown generating")
+    gemini.release()
     await imagine_result(emu, waiting)
     edits = [
         r.json.get("content") or ""
@@ -465,18 +469,19 @@ async def test_a_thread_message_that_must_wait_shows_its_place_and_can_be_cancel
 ) -> None:
     await bot.start(max_concurrency=1)
     thread_id = (await imagine(emu, {"prompt": "a kettle"}))["id"]
-    gemini.latency = 1.0
+    gemini.hold()
     await emu.invoke_slash("imagine", {"prompt": "a slow blocker"})
-    await emu.wait_for(lambda: gemini.in_flight == 1, what="the blocker to reach Gemini")
+    await until(lambda: gemini.held == 1, what="the blocker to reach Gemini")
     asked = await emu.send_message(thread_id, emu.moderator, "make it whistle")
 
     status = await emu.wait_for_message(lambda m: m["channel_id"] == thread_id and custom_ids(m), timeout=5)
     assert status["content"].startswith("⏳ Queued: #1 in line") and thread_id in emu.typing
     assert status["message_reference"]["message_id"] == asked["id"]
     await emu.click_button(status["id"], custom_ids(status)[0], user=emu.moderator)
-    await emu.wait_for(lambda: "Cancelled before it started" in emu.messages[status["id"]]["content"])
+    await until(lambda: "Cancelled before it started" in emu.messages[status["id"]]["content"])
     assert custom_ids(emu.messages[status["id"]]) == []  # no Cancel button left behind
-    await emu.wait_for(lambda: gemini.in_flight == 0, timeout=5, what="the blocker to finish")
+    gemini.release()
+    await until(lambda: gemini.in_flight == 0, timeout=5, what="the blocker to finish")
     assert [w.prompt for w in gemini.requests] == ["a kettle", "a slow blocker"]
 
 
@@ -491,10 +496,10 @@ async def test_forget_help_and_usage(bot: Bot, emu: DiscordEmulator, gemini) -> 
     outside = await emu.invoke_slash("forget")
     assert "works inside a thread I opened" in (await emu.wait_for_callback(outside))["data"]["content"]
     forgot = await emu.invoke_slash("forget", channel_id=thread_id)
-    await emu.wait_for(lambda: forgot.followup_message_ids, what="the /forget answer")
+    await until(lambda: forgot.followup_message_ids, what="the /forget answer")
     assert "Forgot this conversation (1 turns)" in emu.messages[forgot.followup_message_ids[0]]["content"]
     await emu.send_message(thread_id, emu.user, "a snowman in July")
-    await emu.wait_for(lambda: len(gemini.requests) == 2, timeout=10, what="the fresh turn")
+    await until(lambda: len(gemini.requests) == 2, timeout=10, what="the fresh turn")
     assert [c["role"] for c in gemini.requests[1].contents] == ["user"]  # no history after /forget
 
     helped = await emu.invoke_slash("help")
@@ -503,7 +508,7 @@ async def test_forget_help_and_usage(bot: Bot, emu: DiscordEmulator, gemini) -> 
 
     await emu.wait_for_message(lambda m: m["channel_id"] == thread_id and m["attachments"], timeout=10)
     usage = await emu.invoke_slash("usage")
-    await emu.wait_for(lambda: usage.followup_message_ids, what="the /usage answer")
+    await until(lambda: usage.followup_message_ids, what="the /usage answer")
     report = emu.messages[usage.followup_message_ids[0]]
     assert report["flags"] & FLAG_EPHEMERAL and report["content"].startswith("You: 2 images today")
 
@@ -511,10 +516,11 @@ async def test_forget_help_and_usage(bot: Bot, emu: DiscordEmulator, gemini) -> 
 async def test_stopping_lets_a_request_in_flight_post_its_result_then_disconnects(
     bot: Bot, emu: DiscordEmulator, gemini
 ) -> None:
-    gemini.latency = 0.5
+    gemini.hold()
     await bot.start()
     rec = await emu.invoke_slash("imagine", {"prompt": "a slow snail"})
-    await emu.wait_for(lambda: gemini.in_flight == 1, what="the request to reach Gemini")
+    await until(lambda: gemini.held == 1, what="the request to reach Gemini")
+    gemini.release()  # the answer is on its way, not yet posted
     await bot.stop()  # cancels run(): it waits for the handler, then closes the client
 
     assert emu.messages[rec.original_message_id or ""]["attachments"] and rec.original_message_id in emu.threads

@@ -13,6 +13,7 @@ from discord.http import Route
 from PIL import Image
 
 from tests.emulators.discord import DiscordEmulator, point_discord_at
+from tests.support import until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -135,7 +136,7 @@ async def test_slash_command_syncs_defers_and_follows_up_with_a_file(emu: Discor
 
     source = emu.add_attachment(b"source-bytes", "src.png", content_type="image/png")
     rec = await emu.invoke_slash("imagine", {"prompt": "a cat", "image": source}, user=emu.moderator)
-    await emu.wait_for(lambda: rec.followup_message_ids, what="the followup")
+    await until(lambda: rec.followup_message_ids, what="the followup")
 
     assert rec.callback_types == [5]
     message = emu.messages[rec.followup_message_ids[0]]
@@ -149,7 +150,7 @@ async def test_slash_command_syncs_defers_and_follows_up_with_a_file(emu: Discor
     assert [r.url for r in emu.cdn_requests] == [source["url"]] and emu.cdn_requests[0].authorization is None
 
     plain = await emu.invoke_slash("imagine", {"prompt": "a dog"})  # alice: no Manage Messages
-    await emu.wait_for(lambda: plain.followup_message_ids)
+    await until(lambda: plain.followup_message_ids)
     assert seen["manage_messages"] is False and seen["source"] is None
 
 
@@ -160,7 +161,7 @@ async def test_messages_reach_on_message_with_cdn_attachments_and_replies(emu: D
     reply = await emu.send_message(
         emu.channel_id, emu.user, f"{bot_mention} make it blue", referenced_message_id=first["id"]
     )
-    await emu.wait_for(lambda: len(client.received) == 2)
+    await until(lambda: len(client.received) == 2)
 
     original, edit = client.received
     assert original.id == int(first["id"]) and isinstance(original.channel, discord.TextChannel)
@@ -180,7 +181,7 @@ async def test_message_content_intent_is_enforced(emu: DiscordEmulator, start: S
     await emu.send_message(content=f"{emu.mention(emu.bot_user)} visible")
     dm = emu.open_dm(emu.user)
     await emu.send_message(dm, emu.user, "in a dm")
-    await emu.wait_for(lambda: len(client.received) == 3)
+    await until(lambda: len(client.received) == 3)
 
     hidden, mentioned, direct = client.received
     assert (hidden.content, hidden.attachments) == ("", [])
@@ -207,7 +208,7 @@ async def test_buttons_on_an_old_message_reach_a_persistent_view_after_restart(
     assert isinstance(channel, discord.TextChannel)
     sent = await channel.send("result", view=Buttons())
     await first.close()
-    await emu.wait_for(lambda: not emu.connected, what="the first client to disconnect")
+    await until(lambda: not emu.connected, what="the first client to disconnect")
 
     second = await start(EmuClient(views=(Buttons(),)))
     assert len(emu.identifies) == 2 and second.get_guild(int(emu.guild_id)) is not None
@@ -255,12 +256,12 @@ async def test_threads_created_by_the_bot_are_recorded_and_usable(emu: DiscordEm
     thread = await result.create_thread(name="a cat")
 
     assert thread.id == result.id and emu.threads[str(thread.id)]["parent_id"] == emu.channel_id
-    await emu.wait_for(lambda: client.get_channel(thread.id) is not None, what="THREAD_CREATE in the cache")
+    await until(lambda: client.get_channel(thread.id) is not None, what="THREAD_CREATE in the cache")
     await thread.send("reply in thread")
     assert [m["content"] for m in emu.channel_messages(str(thread.id))] == ["reply in thread"]
 
     await emu.send_message(str(thread.id), emu.user, "next turn")
-    await emu.wait_for(lambda: client.received)
+    await until(lambda: client.received)
     (turn,) = client.received
     assert isinstance(turn.channel, discord.Thread) and turn.channel.parent_id == channel.id
     assert turn.guild is not None and turn.guild.id == int(emu.guild_id)
@@ -298,7 +299,7 @@ async def test_uploads_over_the_limit_get_413(emu: DiscordEmulator, start: Start
     assert emu.message_files(str(fits.id))[0].size == 1000
 
     rec = await emu.invoke_slash("big", attachment_size_limit=500)
-    await emu.wait_for(lambda: rec.followup_message_ids)
+    await until(lambda: rec.followup_message_ids)
     assert outcome == [(413, 40005)] and emu.messages[rec.followup_message_ids[0]]["content"] == "too big"
 
 
@@ -334,7 +335,7 @@ async def test_resume_after_reconnect_request_replays_nothing_lost(emu: DiscordE
     assert len(emu.resumes) == 1 and len(emu.identifies) == 1
 
     await emu.send_message(content="after resume")
-    await emu.wait_for(lambda: client.received)
+    await until(lambda: client.received)
     assert client.received[0].content == "after resume"
 
 

@@ -17,6 +17,7 @@ from tests.emulators.discord_payloads import FLAG_EPHEMERAL, JSON
 from tests.emulators.gemini import Block, Finish, GeminiEmulator
 from tests.pictures import png
 from tests.scenarios.discord.test_adapter import PRO, Bot, components, custom_ids, imagine
+from tests.support import until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
@@ -54,7 +55,7 @@ async def test_a_blocked_imagine_says_why_privately_and_try_again_reruns_it_afte
     gemini.push(Block("SAFETY"))
     sea = emu.add_attachment(photo, "sea.png")
     rec = await emu.invoke_slash("imagine", {"prompt": "make it stormy", "aspect_ratio": "16:9", "image": sea})
-    await emu.wait_for(lambda: rec.followup_message_ids, timeout=10, what="the explanation")
+    await until(lambda: rec.followup_message_ids, timeout=10, what="the explanation")
     told = emu.messages[rec.followup_message_ids[0]]
     assert told["flags"] & FLAG_EPHEMERAL and "SAFETY" in told["content"]  # still only for the requester
     retry = try_again(told)
@@ -70,11 +71,11 @@ async def test_a_blocked_imagine_says_why_privately_and_try_again_reruns_it_afte
     assert result["channel_id"] == emu.channel_id and "message_reference" not in result
     assert custom_ids(result)[0].startswith("gib:reroll:") and custom_ids(result) != [retry]
     assert pressed.callbacks[0]["type"] == 5 and pressed.callbacks[0]["data"]["flags"] & FLAG_EPHEMERAL
-    await emu.wait_for(lambda: "Posted" in emu.messages[pressed.original_message_id or ""]["content"])
+    await until(lambda: "Posted" in emu.messages[pressed.original_message_id or ""]["content"])
     # ...and gets a thread of its own, where the conversation goes on.
-    await emu.wait_for(lambda: result["id"] in emu.threads, what="a thread on the retried result")
+    await until(lambda: result["id"] in emu.threads, what="a thread on the retried result")
     await emu.send_message(result["id"], emu.user, "now add lightning")
-    await emu.wait_for(lambda: len(gemini.requests) == 3, timeout=10, what="the next turn in the new thread")
+    await until(lambda: len(gemini.requests) == 3, timeout=10, what="the next turn in the new thread")
     assert [c["role"] for c in gemini.requests[2].contents] == ["user", "model", "user"]
     assert gemini.requests[2].contents[0]["parts"][0]["text"] == "make it stormy"
 
@@ -129,7 +130,7 @@ async def test_try_again_on_a_failed_edit_answers_in_the_thread_the_edit_would_h
         message = emu.messages.get(submitted.original_message_id or "")
         return message if message and "SAFETY" in message["content"] else None
 
-    private = await emu.wait_for(failed, timeout=10, what="the private explanation")
+    private = await until(failed, timeout=10, what="the private explanation")
     assert private["flags"] & FLAG_EPHEMERAL
     await emu.click_button(private["id"], try_again(private))
     await emu.wait_for_message(lambda m: m["channel_id"] == target["id"] and bool(m["attachments"]), timeout=10)
@@ -149,7 +150,7 @@ async def test_a_failed_upscale_offers_try_again_which_upscales_again(
         message = emu.messages.get(pressed.original_message_id or "")
         return message if message and custom_ids(message) else None
 
-    private = await emu.wait_for(failed, timeout=10, what="the private explanation")
+    private = await until(failed, timeout=10, what="the private explanation")
     assert private["flags"] & FLAG_EPHEMERAL and "SAFETY" in private["content"]
     await emu.click_button(private["id"], try_again(private))
     thread_id = result["id"]
@@ -172,7 +173,7 @@ async def test_failures_that_would_fail_again_have_no_button(
     await emu.send_message(thread_id, emu.user, "bigger --size 4K")  # the flash model has no sizes
     unsupported = await emu.wait_for_message(lambda m: "size" in m["content"] and m["id"] != limited["id"], timeout=10)
     rec = await emu.invoke_slash("imagine", {"prompt": "a teapot"})
-    await emu.wait_for(lambda: rec.followup_message_ids, timeout=10, what="the refusal")
+    await until(lambda: rec.followup_message_ids, timeout=10, what="the refusal")
     private = emu.messages[rec.followup_message_ids[0]]
 
     assert "daily limit" in private["content"] and private["flags"] & FLAG_EPHEMERAL

@@ -24,7 +24,6 @@ from core.model import GeminiModel
 from core.policy import Policy
 from core.store import Store
 from tests import pictures
-from tests.conftest import gemini_config
 from tests.emulators.gemini import Block, Finish, GeminiEmulator
 from tests.emulators.slack import (
     DEFAULT_CHANNEL,
@@ -35,8 +34,8 @@ from tests.emulators.slack import (
     app_mention_event,
     message_event,
     serve_bolt_app,
-    wait_for,
 )
+from tests.support import gemini_config, until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
@@ -107,10 +106,10 @@ async def imagine(emu: SlackEmulator, text: str, uploads: int = 1) -> tuple[str,
     """Run /imagine; return the root's ts and the buttons message under the new image."""
     response = await emu.send_slash_command("/imagine", text)
     assert response.status == 200, response
-    await wait_for(lambda: len(emu.uploads) >= uploads, message="no upload")
+    await until(lambda: len(emu.uploads) >= uploads, what="the upload")
     root_ts = emu.uploads[-1].thread_ts
     assert root_ts is not None
-    return root_ts, await wait_for(lambda: buttons_message(emu, root_ts), message="no buttons")
+    return root_ts, await until(lambda: buttons_message(emu, root_ts), what="the buttons")
 
 
 async def test_imagine_acks_fast_posts_a_root_and_uploads_into_its_thread(
@@ -118,14 +117,14 @@ async def test_imagine_acks_fast_posts_a_root_and_uploads_into_its_thread(
 ) -> None:
     status, body, elapsed = await emu.send_slash_command("/imagine", "a red fox in the snow --ar 16:9 --model pro")
     assert status == 200 and elapsed < 3 and body == ""
-    [upload] = await wait_for(lambda: emu.uploads)
+    [upload] = await until(lambda: emu.uploads)
     root = emu.find_message(CH, upload.thread_ts or "")
     assert root is not None and upload.channel == CH
     assert "a red fox in the snow" in root["text"] and f"<@{DEFAULT_USER}>" in root["text"] and PRO in root["text"]
     [wire] = gemini.requests
     assert (wire.prompt, wire.aspect_ratio, wire.model) == ("a red fox in the snow", "16:9", PRO)
     assert hashlib.sha256(upload.data).hexdigest() in gemini.signatures  # the very image Gemini drew
-    buttons = await wait_for(lambda: buttons_message(emu, root["ts"]))
+    buttons = await until(lambda: buttons_message(emu, root["ts"]))
     [actions] = [b for b in buttons["blocks"] if b["type"] == "actions"]
     ids = [e["action_id"] for e in actions["elements"]]
     assert ids == [ACTION_REROLL, ACTION_REFINE, "imagine_upscale:2K", "imagine_upscale:4K", ACTION_DELETE]
@@ -159,8 +158,11 @@ async def test_an_invalid_flag_is_answered_in_the_ack_naming_what_is_supported(
 
 
 async def test_progress_is_shown_in_a_status_reply(emu: SlackEmulator, bot: SlackBot, gemini: GeminiEmulator) -> None:
-    gemini.latency = 0.3
-    await imagine(emu, "a slow sunrise")
+    gemini.hold()
+    await emu.send_slash_command("/imagine", "a slow sunrise")
+    await until(lambda: gemini.held == 1 and updates_saying(emu, "Generating…"), what="the status reply generating")
+    gemini.release()
+    await until(lambda: emu.uploads, what="the upload")
     [status_post] = [c for c in emu.calls_to("chat.postMessage") if "Working on it" in c.args["text"]]
     assert status_post.args["thread_ts"] == emu.uploads[0].thread_ts
     assert updates_saying(emu, "Generating…")
@@ -172,7 +174,7 @@ async def test_a_thread_message_is_the_next_turn_with_the_first_image_and_its_si
     root_ts, _ = await imagine(emu, "a lighthouse --model pro")
     status, _, elapsed = await emu.send_event(emu.user_message(CH, "make it night", thread_ts=root_ts))
     assert status == 200 and elapsed < 3
-    await wait_for(lambda: len(emu.uploads) == 2)
+    await until(lambda: len(emu.uploads) == 2)
     wire = gemini.requests[1]
     assert [c["role"] for c in wire.contents] == ["user", "model", "user"] and wire.prompt == "make it night"
     [earlier] = [p for p in wire.contents[1]["parts"] if "inline_data" in p]
@@ -187,7 +189,7 @@ async def test_a_file_posted_in_the_thread_is_downloaded_with_the_token_and_sent
     photo = pictures.png(40, 30, (10, 200, 10))
     file = emu.register_file(photo, "cat.png")
     await emu.send_event(emu.user_message(CH, "put this cat in it", thread_ts=root_ts, files=[file]))
-    await wait_for(lambda: len(emu.uploads) == 2)
+    await until(lambda: len(emu.uploads) == 2)
     assert gemini.requests[1].input_images == [photo] and gemini.requests[1].prompt == "put this cat in it"
     [fetch] = emu.file_fetches
     assert fetch.file_id == file["id"] and fetch.authorization == f"Bearer {emu.bot_token}" and fetch.served_bytes
@@ -202,7 +204,7 @@ async def test_a_file_on_a_foreign_host_is_refused_without_sending_the_token(
         file = emu.register_file(photo, "cat.png")
         file["url_private"] = file["url_private_download"] = foreign.serve("/files/cat.png", photo)
         await emu.send_event(emu.user_message(CH, "use this", thread_ts=root_ts, files=[file]))
-        [told] = await wait_for(lambda: updates_saying(emu, "outside Slack"))
+        [told] = await until(lambda: updates_saying(emu, "outside Slack"))
         assert "127.0.0.2" in told and f"<@{DEFAULT_USER}>" in told
         assert foreign.requests == [] and len(gemini.requests) == 1
 
@@ -210,7 +212,7 @@ async def test_a_file_on_a_foreign_host_is_refused_without_sending_the_token(
         cdn = foreign.serve("/cdn/dog.png", photo)
         moved = emu.register_file(photo, "dog.png", redirect_to=cdn)
         await emu.send_event(emu.user_message(CH, "and this one", thread_ts=root_ts, files=[moved]))
-        await wait_for(lambda: len(emu.uploads) == 2)
+        await until(lambda: len(emu.uploads) == 2)
         assert [r.path for r in foreign.requests] == ["/cdn/dog.png"] and foreign.authorizations == []
         assert emu.file_fetches[-1].authorization == f"Bearer {emu.bot_token}"
         assert gemini.requests[-1].input_images == [photo]
@@ -222,13 +224,13 @@ async def test_an_oversized_file_is_refused_unread_and_a_login_page_names_the_mi
     root_ts, _ = await imagine(emu, "a garden")
     huge = emu.register_file(pictures.png(), "huge.png", size=25 * 2**20)
     await emu.send_event(emu.user_message(CH, "use this", thread_ts=root_ts, files=[huge]))
-    [told] = await wait_for(lambda: updates_saying(emu, "MiB"))
+    [told] = await until(lambda: updates_saying(emu, "MiB"))
     assert "25.0 MiB" in told and "20 MiB" in told and emu.file_fetches == []
 
     emu.scopes = emu.scopes.replace("files:read,", "")
     file = emu.register_file(pictures.png(), "cat.png")
     await emu.send_event(emu.user_message(CH, "use this", thread_ts=root_ts, files=[file]))
-    [told] = await wait_for(lambda: updates_saying(emu, "files:read"))
+    [told] = await until(lambda: updates_saying(emu, "files:read"))
     assert "sign-in page" in told and "reinstall" in told
     assert len(gemini.requests) == 1
 
@@ -263,7 +265,7 @@ async def test_own_messages_other_bots_edits_and_foreign_threads_are_acked_and_i
     assert len(gemini.requests) == 1 and len(emu.calls_to("chat.postMessage")) == posts
     # a real turn sent after them is answered, and is the only thing that reached Gemini
     await emu.send_event(emu.user_message(CH, "more flowers", thread_ts=root_ts))
-    await wait_for(lambda: len(emu.uploads) == 2)
+    await until(lambda: len(emu.uploads) == 2)
     await bot.drain()
     assert [w.prompt for w in gemini.requests] == ["a garden", "more flowers"]
 
@@ -277,14 +279,14 @@ async def test_a_mention_on_an_image_starts_a_conversation_in_its_thread_answere
     mention = app_mention_event(CH, posted["text"], ts=posted["ts"], files=[file])
     answers = await asyncio.gather(emu.send_event(posted), emu.send_event(mention))  # Slack sends both
     assert [a.status for a in answers] == [200, 200]
-    [upload] = await wait_for(lambda: emu.uploads)
+    [upload] = await until(lambda: emu.uploads)
     await bot.drain()
     assert upload.thread_ts == posted["ts"] and len(gemini.requests) == 1
     assert gemini.requests[0].input_images == [photo] and gemini.requests[0].prompt == "make it a watercolor"
 
     # the thread is now a conversation: a plain reply continues it
     await emu.send_event(emu.user_message(CH, "brighter", thread_ts=posted["ts"]))
-    await wait_for(lambda: len(emu.uploads) == 2)
+    await until(lambda: len(emu.uploads) == 2)
     assert [c["role"] for c in gemini.requests[1].contents] == ["user", "model", "user"]
 
 
@@ -296,7 +298,7 @@ async def test_a_mention_in_a_thread_under_an_image_edits_that_image(
     await emu.send_event(root)  # no mention: not for the bot
     reply = emu.user_message(CH, f"<@{emu.bot_user_id}> make it purple", thread_ts=root["ts"])
     await emu.send_event(app_mention_event(CH, reply["text"], ts=reply["ts"], thread_ts=root["ts"]))
-    [upload] = await wait_for(lambda: emu.uploads)
+    [upload] = await until(lambda: emu.uploads)
     assert upload.thread_ts == root["ts"] and gemini.requests[0].input_images == [photo]
 
 
@@ -305,7 +307,7 @@ async def test_in_a_direct_message_any_message_starts_a_conversation(
 ) -> None:
     dm = emu.user_message("D0USER", "a paper boat --ar 3:2")
     await emu.send_event(dm)
-    [upload] = await wait_for(lambda: emu.uploads)
+    [upload] = await until(lambda: emu.uploads)
     assert (upload.channel, upload.thread_ts) == ("D0USER", dm["ts"]) and gemini.requests[0].aspect_ratio == "3:2"
 
 
@@ -325,14 +327,14 @@ async def test_the_edit_image_shortcut_opens_a_modal_and_answers_in_the_message_
     assert answer["response_action"] == "errors" and "It supports" in answer["errors"]["prompt"]
     done = await emu.send_view_submission(view_id=view["id"], values={"prompt": {"text": "paint it blue --ar 4:3"}})
     assert done.status == 200 and done.body == ""
-    [upload] = await wait_for(lambda: emu.uploads)
+    [upload] = await until(lambda: emu.uploads)
     assert upload.thread_ts == posted["ts"]
     wire = gemini.requests[0]
     assert (wire.input_images, wire.prompt, wire.aspect_ratio) == ([photo], "paint it blue", "4:3")
 
     text_only = emu.user_message(CH, "no picture here")
     await emu.send_message_shortcut("edit_image", text_only["ts"])
-    await wait_for(lambda: emu.ephemerals)
+    await until(lambda: emu.ephemerals)
     assert "has no image" in emu.ephemerals[0]["text"] and len(emu.calls_to("views.open")) == 1
 
 
@@ -346,7 +348,7 @@ async def test_the_shortcut_on_an_image_in_a_bot_thread_continues_that_conversat
     [opened] = await emu.wait_for_calls("views.open", ok_only=True)
     await emu.send_view_submission(view_id=opened.response["view"]["id"],  # type: ignore[index]
                                    values={"prompt": {"text": "make it porcelain"}})
-    await wait_for(lambda: len(emu.uploads) == 2)
+    await until(lambda: len(emu.uploads) == 2)
     wire = gemini.requests[1]
     assert wire.model == PRO and [c["role"] for c in wire.contents] == ["user", "model", "user"]
     assert wire.input_images == [emu.uploads[0].data] and emu.uploads[1].thread_ts == root_ts
@@ -357,12 +359,12 @@ async def test_each_button_reroll_upscale_refine_and_delete(
 ) -> None:
     root_ts, buttons = await imagine(emu, "a lighthouse --model pro")
     await emu.send_block_action(ACTION_REROLL, button(buttons, ACTION_REROLL)["value"], message_ts=buttons["ts"])
-    await wait_for(lambda: len(emu.uploads) == 2)
+    await until(lambda: len(emu.uploads) == 2)
     assert gemini.requests[1].prompt == "a lighthouse" and len(gemini.requests[1].contents) == 1
 
     upscale = button(buttons, "imagine_upscale:2K")
     await emu.send_block_action(upscale["action_id"], upscale["value"], message_ts=buttons["ts"])
-    await wait_for(lambda: len(emu.uploads) == 3)
+    await until(lambda: len(emu.uploads) == 3)
     assert gemini.requests[2].image_size == "2K" and emu.uploads[2].thread_ts == root_ts
 
     await emu.send_block_action(ACTION_REFINE, button(buttons, ACTION_REFINE)["value"], message_ts=buttons["ts"])
@@ -370,19 +372,19 @@ async def test_each_button_reroll_upscale_refine_and_delete(
     view = opened.response["view"]  # type: ignore[index]
     assert view["callback_id"] == REFINE_VIEW
     await emu.send_view_submission(view_id=view["id"], values={"prompt": {"text": "add a storm"}})
-    await wait_for(lambda: len(emu.uploads) == 4)
+    await until(lambda: len(emu.uploads) == 4)
     assert gemini.requests[3].prompt == "add a storm" and emu.uploads[3].thread_ts == root_ts
 
     first = emu.uploads[0].id
     delete = button(buttons, ACTION_DELETE)
     await emu.send_block_action(ACTION_DELETE, delete["value"], message_ts=buttons["ts"], user_id="U0STRANGER")
-    await wait_for(lambda: emu.ephemerals)
+    await until(lambda: emu.ephemerals)
     assert f"Only <@{DEFAULT_USER}>" in emu.ephemerals[0]["text"] and emu.deleted_files == []
     emu.add_user("U0ADMIN", "boss", is_admin=True)
     await emu.send_block_action(ACTION_DELETE, delete["value"], message_ts=buttons["ts"], user_id="U0ADMIN")
-    await wait_for(lambda: emu.deleted_files)
+    await until(lambda: emu.deleted_files)
     assert emu.deleted_files == [first] and first not in emu.files
-    marked = await wait_for(lambda: updates_saying(emu, "deleted by"))
+    marked = await until(lambda: updates_saying(emu, "deleted by"))
     assert "<@U0ADMIN>" in marked[0]
 
 
@@ -394,19 +396,20 @@ async def test_an_admin_named_in_bot_admins_may_delete_any_image(
         _, buttons = await imagine(emu, "a kettle")
         delete = button(buttons, ACTION_DELETE)
         await emu.send_block_action(ACTION_DELETE, delete["value"], message_ts=buttons["ts"], user_id="U0OPS")
-        await wait_for(lambda: emu.deleted_files)
+        await until(lambda: emu.deleted_files)
         assert emu.deleted_files == [emu.uploads[0].id] and emu.calls_to("users.info") == []
 
 
 async def test_closing_lets_an_answer_in_flight_finish_posting(
     emu: SlackEmulator, engine: Engine, gemini: GeminiEmulator
 ) -> None:
-    gemini.latency = 0.3
+    gemini.hold()
     bot = SlackBot(engine, settings_for(emu))
     async with serve_bolt_app(bot.app) as url:
         emu.app_url = url
         await emu.send_slash_command("/imagine", "a late train")
-        await emu.wait_for_calls("chat.postMessage")  # the root is out: the turn is under way
+        await until(lambda: gemini.held == 1, what="the turn to reach Gemini")
+    gemini.release()  # the answer is on its way, not yet posted
     await bot.aclose()
     assert len(emu.uploads) == 1 and buttons_message(emu, emu.uploads[0].thread_ts or "")
 
@@ -420,20 +423,20 @@ async def test_buttons_work_after_a_restart_on_the_same_database(
 
     async with engine_on(db, gemini) as engine, serving(engine, emu) as bot:
         await emu.send_block_action(ACTION_REROLL, button(buttons, ACTION_REROLL)["value"], message_ts=buttons["ts"])
-        await wait_for(lambda: len(emu.uploads) == 2)
+        await until(lambda: len(emu.uploads) == 2)
         assert gemini.requests[1].prompt == "a castle" and emu.uploads[1].thread_ts == root_ts
 
         await emu.send_block_action(ACTION_REFINE, button(buttons, ACTION_REFINE)["value"], message_ts=buttons["ts"])
         [opened] = await emu.wait_for_calls("views.open", ok_only=True)
         await emu.send_view_submission(view_id=opened.response["view"]["id"],  # type: ignore[index]
                                        values={"prompt": {"text": "add a dragon"}})
-        await wait_for(lambda: len(emu.uploads) == 3)
+        await until(lambda: len(emu.uploads) == 3)
         # the stored history came back from the file: the first image and its reroll, then the new words
         assert [c["role"] for c in gemini.requests[2].contents] == ["user", "model", "user", "model", "user"]
 
         delete = button(buttons, ACTION_DELETE)
         await emu.send_block_action(ACTION_DELETE, delete["value"], message_ts=buttons["ts"])  # the requester
-        await wait_for(lambda: emu.deleted_files)
+        await until(lambda: emu.deleted_files)
         await bot.drain()
         assert emu.deleted_files == [emu.uploads[0].id] and emu.ephemerals == []
 
@@ -460,11 +463,11 @@ async def test_a_safety_block_is_explained_in_the_thread(
 ) -> None:
     gemini.push(Block("SAFETY"))
     await emu.send_slash_command("/imagine", "something edgy")
-    [told] = await wait_for(lambda: updates_saying(emu, "SAFETY"))
+    [told] = await until(lambda: updates_saying(emu, "SAFETY"))
     assert told.startswith(f":warning: <@{DEFAULT_USER}>") and "safety" in told.lower()
     gemini.push(Finish("IMAGE_SAFETY"))
     await emu.send_slash_command("/imagine", "something else")
-    await wait_for(lambda: updates_saying(emu, "IMAGE_SAFETY"))
+    await until(lambda: updates_saying(emu, "IMAGE_SAFETY"))
     await bot.drain()
     assert emu.uploads == [] and not any(emu.reactions.values())  # the hourglass went, no tick came
 
@@ -474,12 +477,12 @@ async def test_slack_refusals_reach_the_user_with_what_to_do(
 ) -> None:
     emu.add_channel("C0PRIVATE", "secret", is_member=False)
     await emu.send_slash_command("/imagine", "a fox", channel_id="C0PRIVATE")
-    [hook] = await wait_for(lambda: emu.hook_posts)
+    [hook] = await until(lambda: emu.hook_posts)
     assert hook.body["response_type"] == "ephemeral" and "/invite" in hook.body["text"]
 
     emu.fail_next("files.completeUploadExternal", status=200, error="file_uploads_disabled")
     await emu.send_slash_command("/imagine", "a fox")
-    [told] = await wait_for(lambda: updates_saying(emu, "upload"))
+    [told] = await until(lambda: updates_saying(emu, "upload"))
     assert "File uploads are disabled" in told and "admin" in told
 
 
@@ -506,7 +509,7 @@ async def test_run_serves_http_mode_on_port_until_cancelled(
         await writer.wait_closed()
         return True
 
-    await wait_for(accepting)
+    await until(accepting)
     await imagine(emu, "a boat")
     serving_task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -521,17 +524,17 @@ async def test_run_uses_socket_mode_when_an_app_token_is_set(
 ) -> None:
     settings = settings_for(emu, slack_app_token=emu.app_token, slack_signing_secret=None)
     serving_task = asyncio.create_task(run(engine, settings))
-    await wait_for(lambda: emu.sockets)
+    await until(lambda: emu.sockets)
     [opened] = emu.calls_to("apps.connections.open", ok_only=True)
     assert opened.token == emu.app_token
     envelope = await emu.push_slash_command("/imagine", "a paper crane --ar 3:4")
-    await wait_for(lambda: envelope in emu.socket_acks)
-    [upload] = await wait_for(lambda: emu.uploads)
+    await until(lambda: envelope in emu.socket_acks)
+    [upload] = await until(lambda: emu.uploads)
     assert gemini.requests[0].aspect_ratio == "3:4" and upload.thread_ts
     reply = emu.user_message(CH, "fold it in gold", thread_ts=upload.thread_ts)
     ack = await emu.push_event(reply)
-    await wait_for(lambda: ack in emu.socket_acks and len(emu.uploads) == 2)
+    await until(lambda: ack in emu.socket_acks and len(emu.uploads) == 2)
     serving_task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await serving_task
-    await wait_for(lambda: not emu.sockets)
+    await until(lambda: not emu.sockets)

@@ -28,8 +28,8 @@ from tests.emulators.slack import (
     message_event,
     serve_bolt_app,
     sign,
-    wait_for,
 )
+from tests.support import until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -244,7 +244,7 @@ async def test_bolt_acks_slash_command_and_responds(emu: SlackEmulator, bolt: Bo
     [call] = await emu.wait_for_calls("chat.postMessage")
     assert (call.args["channel"], call.args["text"]) == ("C1", "prompt: a cat")
     assert call.args["team_id"] == emu.team_id  # Bolt's per-request client adds team_id to every call
-    await wait_for(lambda: emu.hook_posts)
+    await until(lambda: emu.hook_posts)
     assert emu.hook_posts[0].body["text"] == "working on it" and emu.hook_posts[0].channel == "C1"
     assert len(emu.calls_to("auth.test")) == 1
 
@@ -297,4 +297,4 @@ async def test_bolt_rejects_bad_signature_and_stale_timestamp(emu: SlackEmulator
 
 async def test_wait_for_times_out() -> None:
     with pytest.raises(TimeoutError, match="never"):
-        await wait_for(lambda: False, 0.05, message="never")
+        await until(lambda: False, 0.05, what="a state that never comes")

@@ -15,8 +15,9 @@ from core.budget import Limits
 from core.engine import Engine
 from tests import pictures
 from tests.emulators.gemini import Block, GeminiEmulator
-from tests.emulators.slack import DEFAULT_USER, SlackEmulator, wait_for
+from tests.emulators.slack import DEFAULT_USER, SlackEmulator
 from tests.scenarios.slack.test_adapter import CH, button, engine_on, imagine, serving
+from tests.support import until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
@@ -48,16 +49,16 @@ async def test_a_blocked_edit_offers_try_again_which_reruns_it_even_after_a_rest
     async with engine_on(db, gemini) as engine, serving(engine, emu):
         gemini.push(Block("SAFETY"))
         await emu.send_event(posted)
-        [told] = await wait_for(lambda: failures(emu, posted["ts"]), message="no explanation")
+        [told] = await until(lambda: failures(emu, posted["ts"]), what="the explanation")
         assert told["text"].startswith(f":warning: <@{DEFAULT_USER}>") and "SAFETY" in told["text"]
         retry = button(told, ACTION_REROLL)
         assert retry["text"]["text"] == "Try again" and retry.get("style") == "primary"
         await emu.send_block_action(ACTION_REROLL, retry["value"], message_ts=told["ts"], user_id="U0OTHER")
-        await wait_for(lambda: len(emu.uploads) == 1, message="no retried image")
+        await until(lambda: len(emu.uploads) == 1, what="the retried image")
 
     async with engine_on(db, gemini) as engine, serving(engine, emu) as bot:
         await emu.send_block_action(ACTION_REROLL, retry["value"], message_ts=told["ts"])
-        await wait_for(lambda: len(emu.uploads) == 2, message="no image after the restart")
+        await until(lambda: len(emu.uploads) == 2, what="an image after the restart")
         await bot.drain()
 
     sent = [(w.prompt, w.input_images, w.aspect_ratio, len(w.contents)) for w in gemini.requests]
@@ -72,9 +73,9 @@ async def test_failures_that_would_fail_again_have_no_button(
     root_ts, _ = await imagine(emu, "a kettle")
     engine.accountant.limits = Limits(user_daily_images=1)
     await emu.send_event(emu.user_message(CH, "make it whistle", thread_ts=root_ts))
-    await wait_for(lambda: failures(emu, root_ts), message="no limit message")
+    await until(lambda: failures(emu, root_ts), what="the limit message")
     await emu.send_event(emu.user_message(CH, "bigger --size 4K", thread_ts=root_ts))  # flash has no sizes
-    told = await wait_for(lambda: (found := failures(emu, root_ts)) and len(found) == 2 and found)
+    told = await until(lambda: (found := failures(emu, root_ts)) and len(found) == 2 and found)
     await bot.drain()
 
     assert "daily limit" in told[0]["text"] and "size" in told[1]["text"]
