@@ -1,6 +1,9 @@
-"""Shared fixtures: the Gemini emulator, a real store on a temp path, the real Gemini model against the emulator."""
+"""Shared fixtures: the Gemini emulator, a real store on a temp path, the real Gemini model against the emulator, and
+the Slack emulator (the Slack scenarios and the adapter's file tests both use it)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -8,6 +11,7 @@ from core.engine import Engine, EngineConfig
 from core.model import GeminiModel
 from core.store import Store
 from tests.emulators.gemini import GeminiEmulator
+from tests.emulators.slack import SlackEmulator
 from tests.support import gemini_config
 
 
@@ -24,6 +28,12 @@ async def gemini():
     await emulator.start()
     yield emulator
     await emulator.stop()
+
+
+@pytest.fixture
+async def slack_emu() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Helpers the tests share (not fixtures): the one bounded wait, and a Gemini config for the emulator."""
+"""Helpers the tests share (not fixtures): the one bounded wait, a Gemini config for the emulator, a free port."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -43,3 +44,9 @@ def gemini_config(emulator: GeminiEmulator, **overrides) -> GeminiConfig:
                   timeout_s=10)
     values.update(overrides)
     return GeminiConfig(**values)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.support import until
+from tests.scenarios.console.harness import StartConsole
+from tests.support import free_port, until
 
-ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.scenario
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start_console(tmp_path: Path, gemini, **env: str) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_", "BOT_"))}
-    environment.update({"BOT_DB_PATH": str(tmp_path / "bot.db"), "PYTHONPATH": str(ROOT),
-                        "GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": gemini.base_url, **env})
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "console", "--out", str(tmp_path / "out"),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path, env=environment,
-    )
 
 
 def turns(tmp_path: Path) -> list[tuple[str, str]]:
@@ -41,7 +21,7 @@ def turns(tmp_path: Path) -> list[tuple[str, str]]:
         return db.execute("SELECT status, prompt FROM turns ORDER BY id").fetchall()
 
 
-async def test_sigterm_lets_the_request_in_flight_finish(tmp_path, gemini):
+async def test_sigterm_lets_the_request_in_flight_finish(tmp_path, gemini, start_console: StartConsole):
     gemini.hold()
     port = free_port()
     process = await start_console(tmp_path, gemini, HEALTH_PORT=str(port), HEALTH_HOST="127.0.0.1")
@@ -68,7 +48,7 @@ async def test_sigterm_lets_the_request_in_flight_finish(tmp_path, gemini):
     assert turns(tmp_path) == [("ok", "a slow fox")]
 
 
-async def test_sigterm_past_the_grace_interrupts_but_keeps_the_request(tmp_path, gemini):
+async def test_sigterm_past_the_grace_interrupts_but_keeps_the_request(tmp_path, gemini, start_console: StartConsole):
     gemini.hold()  # Gemini does not answer within the grace
     process = await start_console(tmp_path, gemini, BOT_SHUTDOWN_GRACE="0.3")
     process.stdin.write(b"/imagine an endless fox\n")

@@ -384,8 +384,11 @@ async def test_the_deferred_message_shows_the_queue_then_generating_and_queued_r
     assert "Cancelled before it started" in discord_emu.messages[doomed.followup_message_ids[0]]["content"]
 
     gemini.release(1)  # the first answers; the second moves from the line to Gemini
-    await until(lambda: gemini.held == 1 and discord_emu.messages[waiting.original_message_id or ""]["content"]
-                .startswith("🎨 Generating…"), what="the second request shown generating")
+
+    def shows_generating() -> bool:
+        return discord_emu.messages[waiting.original_message_id or ""]["content"].startswith("🎨 Generating…")
+
+    await until(lambda: gemini.held == 1 and shows_generating(), what="the second request shown generating")
     gemini.release()
     await imagine_result(discord_emu, waiting)
     edits = [
