@@ -17,8 +17,7 @@ from bot.settings import Settings
 from core.engine import Engine, EngineConfig
 from core.model import GeminiModel
 from core.store import Store
-from tests.emulators.discord import DiscordEmulator, InteractionRecord
-from tests.emulators.discord_payloads import JSON
+from tests.emulators.discord import JSON, DiscordEmulator, InteractionRecord
 from tests.emulators.gemini import GeminiEmulator
 from tests.support import gemini_config, until
 

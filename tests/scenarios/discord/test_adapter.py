@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.engine import UPSCALE_PROMPT
-from tests.emulators.discord import DiscordEmulator, InteractionRecord
-from tests.emulators.discord_payloads import FLAG_EPHEMERAL, JSON
+from tests.emulators.discord import FLAG_EPHEMERAL, JSON, DiscordEmulator, InteractionRecord
 from tests.emulators.gemini import Block, Finish
 from tests.pictures import noise_png, png
 from tests.scenarios.discord.harness import FLASH, PRO, Bot, custom_ids, imagine, imagine_result

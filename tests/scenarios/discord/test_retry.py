@@ -7,8 +7,7 @@ import pytest
 
 from core.budget import Limits
 from core.engine import UPSCALE_PROMPT
-from tests.emulators.discord import DiscordEmulator
-from tests.emulators.discord_payloads import FLAG_EPHEMERAL, JSON
+from tests.emulators.discord import FLAG_EPHEMERAL, JSON, DiscordEmulator
 from tests.emulators.gemini import Block, Finish, GeminiEmulator
 from tests.pictures import png
 from tests.scenarios.discord.harness import PRO, Bot, components, custom_ids, imagine

@@ -41,7 +41,7 @@ from urllib.parse import quote
 import yarl
 from aiohttp import WSMsgType, web
 
-from tests.emulators.discord_payloads import (
+from tests.emulators.discord.payloads import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
     ATTACH_FILES,
