@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from tests.emulators.slack_payloads import (
+from tests.emulators.slack.events import (
     DEFAULT_CHANNEL,
     DEFAULT_USER,
     SendOptions,
@@ -31,7 +31,7 @@ from tests.emulators.slack_payloads import (
     next_ts,
     sign,
 )
-from tests.emulators.slack_socket import SocketModeLink
+from tests.emulators.slack.socket_mode import SocketModeLink
 from tests.support import until
 
 __all__ = [
