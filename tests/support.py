@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 async def until(
     predicate: Callable[[], T | Awaitable[T]],
-    timeout: float = 5.0,  # noqa: ASYNC109 - a plain deadline reads better in tests than asyncio.timeout
+    timeout: float = 5.0,  # a plain deadline reads better in tests than asyncio.timeout
     *,
     what: str = "the condition",
     interval: float = 0.005,
