@@ -17,13 +17,14 @@ from pathlib import Path
 from adapters.discord.config import DiscordConfig
 from adapters.slack.config import SlackConfig
 from bench.run import PHOTO_KIB, SMALL_KIB, emulator, engine_at
+from tests.support import until
 
 LATENCY = 1.0
 
 
 async def slack_overhead(kib: int, turns: int) -> float:
     from adapters.slack.app import SlackBot
-    from tests.emulators.slack import DEFAULT_CHANNEL, SlackEmulator, message_event, serve_bolt_app, wait_for
+    from tests.emulators.slack import DEFAULT_CHANNEL, SlackEmulator, message_event, serve_bolt_app
 
     with tempfile.TemporaryDirectory() as tmp:
         async with emulator(LATENCY, kib) as url, engine_at(url, Path(tmp) / "b.db") as engine, \
@@ -34,14 +35,14 @@ async def slack_overhead(kib: int, turns: int) -> float:
                 async with serve_bolt_app(bot.app) as app_url:
                     slack.app_url = app_url
                     await slack.send_slash_command("/imagine", "a red fox in the snow")
-                    await wait_for(lambda: len(slack.uploads) == 1, timeout=30)
+                    await until(lambda: len(slack.uploads) == 1, timeout=30)
                     root = slack.uploads[0].thread_ts
                     times = []
                     for i in range(turns):
                         event = message_event(DEFAULT_CHANNEL, f"refinement {i}", thread_ts=root)
                         started = time.perf_counter()
                         await slack.send_event(event)
-                        await wait_for(lambda n=i: len(slack.uploads) == n + 2, timeout=30, interval=0.002)
+                        await until(lambda n=i: len(slack.uploads) == n + 2, timeout=30, interval=0.002)
                         times.append(time.perf_counter() - started)
             finally:
                 await bot.aclose()
@@ -62,16 +63,17 @@ async def discord_overhead(kib: int, turns: int) -> float:
             try:
                 await asyncio.wait_for(ready.wait(), 30)
                 command = await discord.invoke_slash("imagine", {"prompt": "a red fox in the snow"})
-                await discord.wait_for(lambda: command.original_message_id in discord.threads, timeout=30)
+                await until(lambda: command.original_message_id in discord.threads, timeout=30)
                 thread = command.original_message_id or ""
                 times = []
                 for i in range(turns):
                     answered = len([m for m in discord.channel_messages(thread) if m["attachments"]])
                     started = time.perf_counter()
                     await discord.send_message(thread, discord.user, f"refinement {i}")
-                    await discord.wait_for(
+                    await until(
                         lambda n=answered: len([m for m in discord.channel_messages(thread) if m["attachments"]]) > n,
                         timeout=30,
+                        interval=0.002,
                     )
                     times.append(time.perf_counter() - started)
             finally:

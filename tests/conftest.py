@@ -1,15 +1,18 @@
-"""Shared fixtures: the Gemini emulator, a real store on a temp path, the real Gemini model against the emulator."""
+"""Shared fixtures: the Gemini emulator, a real store on a temp path, the real Gemini model against the emulator, and
+the Slack emulator (the Slack scenarios and the adapter's file tests both use it)."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
 from core.engine import Engine, EngineConfig
-from core.model import GeminiConfig, GeminiModel
+from core.model import GeminiModel
 from core.store import Store
 from tests.emulators.gemini import GeminiEmulator
+from tests.emulators.slack import SlackEmulator
+from tests.support import gemini_config
 
 
 @pytest.fixture(autouse=True)
@@ -28,17 +31,16 @@ async def gemini():
 
 
 @pytest.fixture
+async def slack_emu() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
 async def store(tmp_path):
     opened = await Store.open(tmp_path / "bot.db")
     yield opened
     await opened.close()
-
-
-def gemini_config(emulator: GeminiEmulator, **overrides) -> GeminiConfig:
-    values = dict(api_key="test-key", base_url=emulator.base_url, attempts=4, initial_delay_s=0.01, max_delay_s=0.05,
-                  timeout_s=10)
-    values.update(overrides)
-    return GeminiConfig(**values)
 
 
 @pytest.fixture
@@ -51,10 +53,3 @@ async def model(gemini):
 @pytest.fixture
 def engine(store, model) -> Engine:
     return Engine(store, model, EngineConfig(quota_delay_s=0.01))
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    """Wait, bounded, for a condition another task will make true (instead of guessing with a sleep)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)

@@ -19,6 +19,7 @@ from core.events import (
 )
 from tests import pictures
 from tests.emulators.gemini import Block, TextOnly
+from tests.support import until
 
 KEY = ThreadKey("discord", "g1", "c1", "t1")
 ALICE = User("alice")
@@ -119,17 +120,25 @@ async def test_forget_empties_the_history(engine, gemini):
 
 async def test_turns_in_one_thread_run_one_at_a_time(engine, gemini):
     await engine.handle(StartThread(KEY, ALICE, "a fox"))
-    gemini.latency = 0.1
-    await asyncio.gather(engine.handle(NextTurn(KEY, ALICE, "one")), engine.handle(NextTurn(KEY, ALICE, "two")))
+    gemini.hold()
+    both = asyncio.gather(engine.handle(NextTurn(KEY, ALICE, "one")), engine.handle(NextTurn(KEY, ALICE, "two")))
+    await until(lambda: gemini.held == 1)
+    gemini.release(1)  # the second may reach Gemini only once the first has its answer
+    await until(lambda: gemini.held == 1, what="the second turn")
+    gemini.release()
+    await both
     assert gemini.max_in_flight == 1
     assert len(gemini.requests[-1].contents) == 5  # the second saw the first's answer
 
 
 async def test_calls_in_flight_are_capped_across_threads(store, model, gemini):
     engine = Engine(store, model, EngineConfig(max_concurrency=2))
-    gemini.latency = 0.1
+    gemini.hold()
     keys = [ThreadKey("slack", "T1", "C1", str(i)) for i in range(6)]
-    replies = await asyncio.gather(*(engine.handle(StartThread(k, ALICE, f"fox {i}")) for i, k in enumerate(keys)))
+    running = asyncio.gather(*(engine.handle(StartThread(k, ALICE, f"fox {i}")) for i, k in enumerate(keys)))
+    await until(lambda: gemini.held == 2 and engine.queue.waiting == 4, what="two at Gemini, four in line")
+    gemini.release()
+    replies = await running
     assert all(r.ok for r in replies) and gemini.max_in_flight == 2
 
 

@@ -10,8 +10,8 @@ from core.costs import DEFAULT_PRICES, Prices, parse_overrides
 from core.engine import Engine, EngineConfig
 from core.events import Forbidden, Interrupted, LimitReached, NextTurn, ShowUsage, StartThread, ThreadKey, User
 from core.policy import Policy
-from tests.conftest import until
 from tests.emulators.gemini import Status
+from tests.support import until
 
 FLASH = "gemini-2.5-flash-image"
 
@@ -37,8 +37,11 @@ def key(n, space="g1", platform="discord"):
 
 async def test_fifty_simultaneous_requests_against_a_ten_image_limit(store, model, gemini):
     engine = make_engine(store, model, Limits(user_daily_images=10), max_concurrency=4)
-    gemini.latency = 0.05
-    replies = await asyncio.gather(*(engine.handle(StartThread(key(i), User("u"), f"fox {i}")) for i in range(50)))
+    gemini.hold()
+    running = asyncio.gather(*(engine.handle(StartThread(key(i), User("u"), f"fox {i}")) for i in range(50)))
+    await until(lambda: gemini.held == 4 and engine.queue.waiting == 6, what="ten requests admitted at once")
+    gemini.release()
+    replies = await running
     assert sum(r.ok for r in replies) == 10 and gemini.calls == 10
     refused = [r.failure for r in replies if not r.ok]
     assert all(isinstance(f, LimitReached) and "daily limit of 10 images" in f.message for f in refused)
@@ -48,8 +51,11 @@ async def test_fifty_simultaneous_requests_against_a_ten_image_limit(store, mode
 async def test_a_space_budget_holds_under_concurrency(store, model, gemini):
     price = Prices().estimate(FLASH, None)
     engine = make_engine(store, model, Limits(space_daily_usd=price * 10), max_concurrency=4)
-    gemini.latency = 0.05
-    replies = await asyncio.gather(*(engine.handle(StartThread(key(i), User(f"u{i}"), "x")) for i in range(50)))
+    gemini.hold()
+    running = asyncio.gather(*(engine.handle(StartThread(key(i), User(f"u{i}"), "x")) for i in range(50)))
+    await until(lambda: gemini.held == 4 and engine.queue.waiting == 6, what="ten requests admitted at once")
+    gemini.release()
+    replies = await running
     assert sum(r.ok for r in replies) == 10
     assert "daily image budget" in next(r.failure.message for r in replies if not r.ok)
 
@@ -151,9 +157,10 @@ async def test_quota_still_exhausted_after_every_attempt_is_explained(store, mod
 
 async def test_shutdown_lets_work_finish_and_refuses_new_work(store, model, gemini):
     engine = make_engine(store, model)
-    gemini.latency = 0.2
+    gemini.hold()
     running = asyncio.create_task(engine.handle(StartThread(key(1), User("u"), "x")))
-    await until(lambda: gemini.calls == 1)
+    await until(lambda: gemini.held == 1)
+    gemini.release()  # the answer is on its way, not yet back: shutdown must wait for it
     await engine.shutdown(grace=5)
     assert (await running).ok
     late = await engine.handle(NextTurn(key(1), User("u"), "more"))
@@ -162,9 +169,9 @@ async def test_shutdown_lets_work_finish_and_refuses_new_work(store, model, gemi
 
 async def test_shutdown_interrupts_what_outlasts_the_grace_and_keeps_the_request(store, model, gemini):
     engine = make_engine(store, model)
-    gemini.latency = 5
+    gemini.hold()  # Gemini does not answer within the grace
     running = asyncio.create_task(engine.handle(StartThread(key(1), User("u"), "a slow fox")))
-    await until(lambda: gemini.calls == 1)
+    await until(lambda: gemini.held == 1)
     await engine.shutdown(grace=0.1)
     reply = await asyncio.wait_for(running, 2)
     assert isinstance(reply.failure, Interrupted) and "Try again" in reply.failure.message and reply.failure.retryable
@@ -175,9 +182,9 @@ async def test_shutdown_interrupts_what_outlasts_the_grace_and_keeps_the_request
 
 async def test_shutdown_interrupts_queued_requests_too_without_calling_gemini(store, model, gemini):
     engine = make_engine(store, model, max_concurrency=1)
-    gemini.latency = 5
+    gemini.hold()  # Gemini does not answer within the grace
     running = [asyncio.create_task(engine.handle(StartThread(key(i), User(f"u{i}"), f"fox {i}"))) for i in range(3)]
-    await until(lambda: gemini.calls == 1 and engine.queue.waiting == 2)
+    await until(lambda: gemini.held == 1 and engine.queue.waiting == 2)
     started = asyncio.get_running_loop().time()
     await engine.shutdown(grace=0.1)
     replies = await asyncio.wait_for(asyncio.gather(*running), 2)

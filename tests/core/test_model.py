@@ -6,9 +6,9 @@ import pytest
 
 from core.events import AuthFailed, BadInput, Blocked, ModelUnavailable, NoImage, NotFound, QuotaExhausted
 from core.model import GeminiModel, GenerateRequest
-from tests.conftest import gemini_config
 from tests.emulators.gemini import Block, Finish, Status, TextOnly
 from tests.pictures import size_of
+from tests.support import gemini_config
 
 FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
 
@@ -105,7 +105,7 @@ async def test_auth_failure_tells_the_operator_what_to_set(model, gemini):
 
 
 async def test_timeout_is_unavailable_not_a_crash(gemini):
-    gemini.latency = 1.0
+    gemini.hold()  # never answers while the test runs
     slow = GeminiModel(gemini_config(gemini, timeout_s=0.2, attempts=1))
     try:
         with pytest.raises(ModelUnavailable) as info:

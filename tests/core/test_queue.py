@@ -7,7 +7,7 @@ import pytest
 
 from core.events import Busy, Cancelled, Options, Progress, StartThread, ThreadKey, User
 from core.queue import FairQueue
-from tests.conftest import until
+from tests.support import until
 
 
 async def hold(queue, owner, log, release, ticket=None, positions=None):
@@ -91,7 +91,7 @@ async def test_engine_reports_queue_place_then_generating(store, model, gemini):
     from core.engine import Engine, EngineConfig
 
     engine = Engine(store, model, EngineConfig(max_concurrency=1, progress_interval=0.05))
-    gemini.latency = 0.3
+    gemini.hold()
     seen: list[Progress] = []
 
     async def progress(update: Progress) -> None:
@@ -99,29 +99,35 @@ async def test_engine_reports_queue_place_then_generating(store, model, gemini):
 
     key = ThreadKey("console", "local", "console", "{}")
     first = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "1"), User("a"), "one")))
-    await until(lambda: gemini.calls == 1)
-    reply = await engine.handle(StartThread(key, User("b"), "two", options=Options()), progress=progress)
-    await first
-    assert reply.ok
+    await until(lambda: gemini.held == 1)
+    asked = StartThread(key, User("b"), "two", options=Options())
+    second = asyncio.create_task(engine.handle(asked, progress=progress))
+    await until(lambda: seen, what="the place in line")
+    gemini.release(1)  # the first answers; the second gets the slot and reaches Gemini
+    await until(lambda: gemini.held == 1 and [p.stage for p in seen].count("generating") >= 2, what="generating, twice")
+    gemini.release()
+    reply = await second
+    assert (await first).ok and reply.ok
     stages = [p.stage for p in seen]
     assert stages[0] == "queued" and seen[0].position == 1 and "generating" in stages
     assert stages.index("generating") > 0 and all(s == "generating" for s in stages[stages.index("generating"):])
-    assert seen[-1].elapsed >= 0.3
+    assert seen[-1].elapsed > seen[stages.index("generating")].elapsed > 0  # generating is re-reported as time goes
 
 
 async def test_engine_cancel_by_ticket(store, model, gemini):
     from core.engine import Engine, EngineConfig
 
     engine = Engine(store, model, EngineConfig(max_concurrency=1))
-    gemini.latency = 0.3
+    gemini.hold()
     first = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "1"), User("a"), "one")))
-    await until(lambda: gemini.calls == 1)
+    await until(lambda: gemini.held == 1)
     second = asyncio.create_task(
         engine.handle(StartThread(ThreadKey("x", "s", "c", "2"), User("b"), "two"), ticket="t-2")
     )
     await until(lambda: engine.queue.waiting == 1)
     assert engine.cancel("t-2")
     reply = await second
+    gemini.release()
     assert isinstance(reply.failure, Cancelled) and (await first).ok
     assert gemini.calls == 1
     assert (await store.get_turn(reply.turn_id)).status == "failed"  # the request is kept for a reroll
@@ -131,11 +137,14 @@ async def test_engine_serves_a_second_user_before_the_first_users_backlog(store,
     from core.engine import Engine, EngineConfig
 
     engine = Engine(store, model, EngineConfig(max_concurrency=1))
-    gemini.latency = 0.05
+    gemini.hold()
     alice = [asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", f"a{i}"), User("alice"), f"a{i}")))
              for i in range(6)]
-    await until(lambda: gemini.calls == 1 and engine.queue.waiting == 5)
-    bob = await engine.handle(StartThread(ThreadKey("x", "s", "c", "b"), User("bob"), "bob's fox"))
+    await until(lambda: gemini.held == 1 and engine.queue.waiting == 5)
+    asked = asyncio.create_task(engine.handle(StartThread(ThreadKey("x", "s", "c", "b"), User("bob"), "bob's fox")))
+    await until(lambda: engine.queue.waiting == 6, what="bob in line behind alice's backlog")
+    gemini.release()
+    bob = await asked
     assert bob.ok
     order = [wire.prompt for wire in gemini.requests]
     assert order.index("bob's fox") <= 2, order  # behind at most the one running and the one next in rotation

@@ -5,11 +5,15 @@ models are offered is `offered`, and any other model answers 404), records every
 latency, HTTP errors, prompt blocks, safety finishes and text-only answers, and checks thought signatures on the way
 back as Gemini 3 models do: a model turn re-sent without the signature it was given, or with a signature that
 another model issued, is refused with a 400.
+
+Tests that need requests to overlap close the gate (`hold()`), wait until `held` says the requests are there, and
+`release()` them: ordering by a gate, not by guessing with latency.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections import deque
 from collections.abc import Callable
@@ -62,6 +66,8 @@ _STATUS_NAMES = {
 
 Scripted = Status | Block | Finish | TextOnly
 
+GATE_LIMIT_S = 30.0  # a request held longer than any test runs answers 504, naming the gate, instead of hanging
+
 
 class GeminiEmulator(GeminiStandIn):
     def __init__(
@@ -85,6 +91,9 @@ class GeminiEmulator(GeminiStandIn):
         self.max_in_flight = 0
         self.list_calls = 0  # models.list requests (pages), not counted in `calls`
         self.list_error: Status | None = None  # answer models.list with this error instead
+        self._holding = False
+        self._held: deque[asyncio.Future[None]] = deque()
+        self._stopping = asyncio.Event()
 
     def push(self, *items: Scripted) -> None:
         self.script.extend(items)
@@ -95,6 +104,45 @@ class GeminiEmulator(GeminiStandIn):
             item = self.list_error
             return error_answer(item.code, item.status or _STATUS_NAMES.get(item.code, "UNKNOWN"), item.message)
         return await super()._list(request)
+
+    @property
+    def held(self) -> int:
+        """Requests waiting at the closed gate (received and recorded, not yet answered)."""
+        return len(self._held)
+
+    def hold(self) -> None:
+        """Close the gate: from now on every request waits, after it is recorded, until `release()` lets it on."""
+        self._holding = True
+
+    def release(self, count: int | None = None) -> None:
+        """Let `count` held requests on, oldest first, keeping the gate closed; no count: all of them, and open it."""
+        if count is None:
+            self._holding = False
+            count = len(self._held)
+        if count > len(self._held):
+            raise AssertionError(f"release({count}): only {len(self._held)} requests are held")
+        for _ in range(count):
+            self._held.popleft().set_result(None)
+
+    async def stop(self) -> None:
+        # let every held or slow answer go first, so the server's shutdown has no handler left to wait for
+        self._stopping.set()
+        self.release()
+        await super().stop()
+
+    async def _gate(self) -> web.StreamResponse | None:
+        if not self._holding or self._stopping.is_set():
+            return None
+        ticket = asyncio.get_running_loop().create_future()
+        self._held.append(ticket)
+        try:
+            await asyncio.wait_for(ticket, GATE_LIMIT_S)
+        except TimeoutError:
+            return error_answer(504, "DEADLINE_EXCEEDED", f"held at the emulator's gate for {GATE_LIMIT_S:.0f} s")
+        finally:
+            if ticket in self._held:
+                self._held.remove(ticket)
+        return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
@@ -107,11 +155,15 @@ class GeminiEmulator(GeminiStandIn):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            refused = await self._gate()
+            if refused is not None:
+                return refused
             response = self.not_offered(wire.model) or await self._scripted(wire, request)
             # `latency` is the model's time from a received request to its answer, its own work included
             remaining = self.latency - (asyncio.get_running_loop().time() - received)
             if remaining > 0:
-                await asyncio.sleep(remaining)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), remaining)
             return response
         finally:
             self.in_flight -= 1

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import pictures
 from tests.emulators.gemini import Block, Finish, Status, TextOnly
+from tests.scenarios.console.harness import RunConsole, gemini_env, kinds
 
-ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.scenario
 
 
-async def console(tmp_path: Path, lines: list[str], *args: str, env: dict[str, str] | None = None):
-    """Run the console with these stdin lines; (stdout lines, stderr, exit code)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_", "BOT_"))}
-    environment.update({"BOT_DB_PATH": str(tmp_path / "bot.db"), "GEMINI_RETRY_DELAY": "0.01",
-                        "PYTHONPATH": str(ROOT)})
-    environment.update(env or {})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "console", "--out", str(tmp_path / "out"), *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path, env=environment,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate("\n".join(lines).encode() + b"\n"), 60)
-    return stdout.decode().splitlines(), stderr.decode(), process.returncode
-
-
-def gemini_env(gemini) -> dict[str, str]:
-    return {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": gemini.base_url}
-
-
-def kinds(lines: list[str]) -> list[str]:
-    return [line.split(":", 1)[0] for line in lines]
-
-
-async def test_imagine_refine_attach_and_forget_with_pro(tmp_path, gemini):
+async def test_imagine_refine_attach_and_forget_with_pro(tmp_path, gemini, console: RunConsole):
     cat = tmp_path / "cat.png"
     cat.write_bytes(pictures.png(40, 30, (1, 2, 3)))
     out, err, code = await console(tmp_path, [
@@ -64,7 +38,7 @@ async def test_imagine_refine_attach_and_forget_with_pro(tmp_path, gemini):
     assert len(fresh.contents) == 1 and fresh.aspect_ratio == "16:9"
 
 
-async def test_a_new_process_continues_a_stored_thread(tmp_path, gemini):
+async def test_a_new_process_continues_a_stored_thread(tmp_path, gemini, console: RunConsole):
     out, _, _ = await console(tmp_path, ["/imagine a lighthouse --model pro"], env=gemini_env(gemini))
     thread_id = out[0].removeprefix("thread: ")
     out, err, code = await console(tmp_path, [f"/thread {thread_id}", "add a storm"], env=gemini_env(gemini))
@@ -75,7 +49,7 @@ async def test_a_new_process_continues_a_stored_thread(tmp_path, gemini):
     assert out == ["error: No stored thread nope. Start one with /imagine."]
 
 
-async def test_every_failure_is_an_error_line_and_the_session_goes_on(tmp_path, gemini):
+async def test_every_failure_is_an_error_line_and_the_session_goes_on(tmp_path, gemini, console: RunConsole):
     (tmp_path / "notes.txt").write_text("not a picture")
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "bomb.png").write_bytes(pictures.bomb_png())
@@ -113,14 +87,14 @@ async def test_every_failure_is_an_error_line_and_the_session_goes_on(tmp_path, 
     assert out[-1].startswith("text: ") and out[-2].startswith("image: ") and out[-3].startswith("thread: ")
 
 
-async def test_offline_needs_no_key(tmp_path):
+async def test_offline_needs_no_key(tmp_path, console: RunConsole):
     out, err, code = await console(tmp_path, ["/imagine a banana --ar 4:3", "peel it"], "--offline")
     assert code == 0, err
     assert kinds(out) == ["thread", "image", "text", "image", "text"]
     assert pictures.size_of(Path(out[1][7:]).read_bytes()) == (1200, 896)
 
 
-async def test_without_a_key_the_operator_is_told_what_to_set(tmp_path):
+async def test_without_a_key_the_operator_is_told_what_to_set(tmp_path, console: RunConsole):
     out, err, code = await console(tmp_path, ["/imagine x"])
     assert code == 2 and out == []
     assert "GEMINI_API_KEY" in err and "--offline" in err

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.scenarios.console.harness import StartConsole
+from tests.support import free_port, until
+
 pytestmark = pytest.mark.scenario
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start_console(tmp_path: Path, gemini, **env: str) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_", "BOT_"))}
-    environment.update({"BOT_DB_PATH": str(tmp_path / "bot.db"), "PYTHONPATH": str(ROOT),
-                        "GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": gemini.base_url, **env})
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "console", "--out", str(tmp_path / "out"),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path, env=environment,
-    )
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 def turns(tmp_path: Path) -> list[tuple[str, str]]:
@@ -45,18 +21,26 @@ def turns(tmp_path: Path) -> list[tuple[str, str]]:
         return db.execute("SELECT status, prompt FROM turns ORDER BY id").fetchall()
 
 
-async def test_sigterm_lets_the_request_in_flight_finish(tmp_path, gemini):
-    gemini.latency = 1.0
+async def test_sigterm_lets_the_request_in_flight_finish(tmp_path, gemini, start_console: StartConsole):
+    gemini.hold()
     port = free_port()
     process = await start_console(tmp_path, gemini, HEALTH_PORT=str(port), HEALTH_HOST="127.0.0.1")
     process.stdin.write(b"/imagine a slow fox\n")
     await process.stdin.drain()
-    await wait_until(lambda: gemini.calls == 1)
-    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
-        health = await response.json()
-    assert response.status == 200 and health["status"] == "ok" and health["in_flight"] == 1
-    assert health["queue_depth"] == 0 and health["failures_last_hour"] == {}
-    process.send_signal(signal.SIGTERM)
+    await until(lambda: gemini.held == 1, timeout=10)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            health = await response.json()
+        assert response.status == 200 and health["status"] == "ok" and health["in_flight"] == 1
+        assert health["queue_depth"] == 0 and health["failures_last_hour"] == {}
+        process.send_signal(signal.SIGTERM)
+
+        async def stopping() -> bool:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                return (await response.json())["status"] == "stopping"
+
+        await until(stopping, timeout=10, what="the bot to take the signal")
+    gemini.release()  # only now may the request in flight finish
     stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
     lines = stdout.decode().splitlines()
     assert process.returncode == 0, stderr.decode()
@@ -64,12 +48,12 @@ async def test_sigterm_lets_the_request_in_flight_finish(tmp_path, gemini):
     assert turns(tmp_path) == [("ok", "a slow fox")]
 
 
-async def test_sigterm_past_the_grace_interrupts_but_keeps_the_request(tmp_path, gemini):
-    gemini.latency = 3
+async def test_sigterm_past_the_grace_interrupts_but_keeps_the_request(tmp_path, gemini, start_console: StartConsole):
+    gemini.hold()  # Gemini does not answer within the grace
     process = await start_console(tmp_path, gemini, BOT_SHUTDOWN_GRACE="0.3")
     process.stdin.write(b"/imagine an endless fox\n")
     await process.stdin.drain()
-    await wait_until(lambda: gemini.calls == 1)
+    await until(lambda: gemini.held == 1, timeout=10)
     process.send_signal(signal.SIGTERM)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0, stderr.decode()

@@ -5,8 +5,6 @@ allow-lists, through the real Bolt app against the Slack and Gemini emulators (p
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -28,8 +26,9 @@ from core.policy import Policy
 from core.store import Store
 from tests import pictures
 from tests.emulators.gemini import GeminiEmulator
-from tests.emulators.slack import DEFAULT_CHANNEL, DEFAULT_USER, ApiCall, SlackEmulator, wait_for
-from tests.scenarios.slack.test_adapter import serving
+from tests.emulators.slack import DEFAULT_CHANNEL, DEFAULT_USER, ApiCall, SlackEmulator
+from tests.scenarios.slack.harness import serving
+from tests.support import until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,28 +71,6 @@ def test_the_usage_report_shows_user_ids_as_names_and_escapes_the_rest() -> None
 
 # ---- scenarios --------------------------------------------------------------------------------------------
 
-@pytest.fixture
-async def emu() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def gate(gemini: GeminiEmulator) -> Iterator[threading.Event]:
-    """Gemini holds every request until the test sets this, so a second request surely waits in line whatever the
-    machine's speed (the emulator draws in a worker thread, so a thread event is the hook). Bounded, and set at
-    the end, so nothing stays blocked."""
-    released = threading.Event()
-    image = pictures.png(32, 32)
-
-    def held(_: object) -> bytes:
-        released.wait(5)
-        return image
-
-    gemini.image = held
-    yield released
-    released.set()
-
 
 def one_at_a_time(store: Store, model: GeminiModel) -> Engine:
     return Engine(store, model, EngineConfig(max_concurrency=1))
@@ -114,13 +91,13 @@ def cancel_button(call: ApiCall) -> dict[str, Any] | None:
 
 
 async def second_request_queued(emu: SlackEmulator, gemini: GeminiEmulator) -> tuple[str, dict[str, Any]]:
-    """Start one request, and once Gemini holds it a second: return the second's status reply ts and its Cancel
+    """Start one request, and once Gemini's gate holds it a second: return the second's status reply ts and its Cancel
     button, as the update that put it in line showed them."""
     await emu.send_slash_command("/imagine", "first")
-    await wait_for(lambda: gemini.in_flight == 1, message="the first request never reached Gemini")
+    await until(lambda: gemini.held == 1, what="the first request to reach Gemini")
     await emu.send_slash_command("/imagine", "second")
-    [queued] = await wait_for(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True) if cancel_button(c)],
-                              message="no status reply showed a place in line")
+    [queued] = await until(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True) if cancel_button(c)],
+                           what="a status reply showing a place in line")
     assert "Queued: #1 in line" in queued.args["text"]
     button = cancel_button(queued)
     assert button is not None and queued.response is not None
@@ -129,84 +106,87 @@ async def second_request_queued(emu: SlackEmulator, gemini: GeminiEmulator) -> t
 
 @scenario
 async def test_a_queued_request_shows_its_place_then_generating_then_its_image(
-    emu: SlackEmulator, gemini: GeminiEmulator, gate: threading.Event, store: Store, model: GeminiModel
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
 ) -> None:
-    async with serving(one_at_a_time(store, model), emu) as bot:
-        status_ts, button = await second_request_queued(emu, gemini)
+    gemini.hold()
+    async with serving(one_at_a_time(store, model), slack_emu) as bot:
+        status_ts, button = await second_request_queued(slack_emu, gemini)
         assert parse_cancel_value(button["value"]) is not None and button["value"].endswith(f":{DEFAULT_USER}")
-        gate.set()  # the first request gives up the only slot: the second moves from the line to Gemini
-        await wait_for(lambda: any("Generating" in c.args["text"] for c in updates_of(emu, status_ts)))
-        await wait_for(lambda: len(emu.uploads) == 2, message="the queued request was never answered")
+        gemini.release()  # the first request gives up the only slot: the second moves from the line to Gemini
+        await until(lambda: any("Generating" in c.args["text"] for c in updates_of(slack_emu, status_ts)))
+        await until(lambda: len(slack_emu.uploads) == 2, what="the queued request's answer")
         await bot.drain()
-    texts = [c.args["text"] for c in updates_of(emu, status_ts)]
+    texts = [c.args["text"] for c in updates_of(slack_emu, status_ts)]
     assert "Queued: #1 in line" in texts[0] and "Generating" in texts[-1]
-    assert updates_of(emu, status_ts)[-1].args["blocks"] == []  # running: the Cancel button went
-    assert status_ts in {c.args["ts"] for c in emu.calls_to("chat.delete", ok_only=True)}  # then the image came
+    assert updates_of(slack_emu, status_ts)[-1].args["blocks"] == []  # running: the Cancel button went
+    assert status_ts in {c.args["ts"] for c in slack_emu.calls_to("chat.delete", ok_only=True)}  # then the image came
     assert [w.prompt for w in gemini.requests] == ["first", "second"] and gemini.max_in_flight == 1
 
 
 @scenario
 async def test_the_requester_cancels_a_queued_request_and_gemini_never_sees_it(
-    emu: SlackEmulator, gemini: GeminiEmulator, gate: threading.Event, store: Store, model: GeminiModel
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
 ) -> None:
+    gemini.hold()
     engine = one_at_a_time(store, model)
-    async with serving(engine, emu) as bot:
-        status_ts, button = await second_request_queued(emu, gemini)
-        pressed = await emu.send_block_action(ACTION_CANCEL, button["value"], message_ts=status_ts)
+    async with serving(engine, slack_emu) as bot:
+        status_ts, button = await second_request_queued(slack_emu, gemini)
+        pressed = await slack_emu.send_block_action(ACTION_CANCEL, button["value"], message_ts=status_ts)
         assert pressed.status == 200 and pressed.elapsed < 3
-        await wait_for(lambda: any("cancelled" in c.args["text"] for c in updates_of(emu, status_ts)))
+        await until(lambda: any("cancelled" in c.args["text"] for c in updates_of(slack_emu, status_ts)))
         assert engine.queue.waiting == 0
-        gate.set()  # the first request may finish now
-        await wait_for(lambda: emu.uploads, message="the first request was never answered")
+        gemini.release()  # the first request may finish now
+        await until(lambda: slack_emu.uploads, what="the first request's answer")
         await bot.drain()
-    said = updates_of(emu, status_ts)[-1].args
+    said = updates_of(slack_emu, status_ts)[-1].args
     assert said["text"].startswith(f":heavy_multiplication_x: <@{DEFAULT_USER}> cancelled") and said["blocks"] == []
-    assert [w.prompt for w in gemini.requests] == ["first"] and len(emu.uploads) == 1
-    root = emu.find_message(CH, emu.find_message(CH, status_ts)["thread_ts"])  # type: ignore[index]
-    assert root is not None and ":warning:" not in json.dumps(emu.thread(CH, root["ts"]))  # no error spam
-    assert emu.reactions.get((CH, root["ts"]), []) == [] and emu.ephemerals == []  # hourglass gone, no tick
+    assert [w.prompt for w in gemini.requests] == ["first"] and len(slack_emu.uploads) == 1
+    root = slack_emu.find_message(CH, slack_emu.find_message(CH, status_ts)["thread_ts"])  # type: ignore[index]
+    assert root is not None and ":warning:" not in json.dumps(slack_emu.thread(CH, root["ts"]))  # no error spam
+    assert slack_emu.reactions.get((CH, root["ts"]), []) == [] and slack_emu.ephemerals == []  # hourglass gone, no tick
 
 
 @scenario
 async def test_only_the_requester_may_cancel_and_a_started_request_cannot_be(
-    emu: SlackEmulator, gemini: GeminiEmulator, gate: threading.Event, store: Store, model: GeminiModel
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
 ) -> None:
+    gemini.hold()
     engine = one_at_a_time(store, model)
-    async with serving(engine, emu) as bot:
-        status_ts, button = await second_request_queued(emu, gemini)
-        await emu.send_block_action(ACTION_CANCEL, button["value"], message_ts=status_ts, user_id=STRANGER)
-        [refused] = await wait_for(lambda: emu.ephemerals)
+    async with serving(engine, slack_emu) as bot:
+        status_ts, button = await second_request_queued(slack_emu, gemini)
+        await slack_emu.send_block_action(ACTION_CANCEL, button["value"], message_ts=status_ts, user_id=STRANGER)
+        [refused] = await until(lambda: slack_emu.ephemerals)
         assert refused["user"] == STRANGER and refused["text"] == (
             f"Only the requester (<@{DEFAULT_USER}>) can cancel this request."
         )
         assert engine.queue.waiting == 1  # still in line
 
-        gate.set()
-        await wait_for(lambda: any("Generating" in c.args["text"] for c in updates_of(emu, status_ts)))
-        await emu.send_block_action(ACTION_CANCEL, button["value"], message_ts=status_ts)  # too late now
-        await wait_for(lambda: len(emu.ephemerals) == 2)
-        assert emu.ephemerals[1]["user"] == DEFAULT_USER and "already started" in emu.ephemerals[1]["text"]
-        await wait_for(lambda: len(emu.uploads) == 2, message="the second request was never answered")
+        gemini.release()
+        await until(lambda: any("Generating" in c.args["text"] for c in updates_of(slack_emu, status_ts)))
+        await slack_emu.send_block_action(ACTION_CANCEL, button["value"], message_ts=status_ts)  # too late now
+        await until(lambda: len(slack_emu.ephemerals) == 2)
+        assert slack_emu.ephemerals[1]["user"] == DEFAULT_USER and "already started" in slack_emu.ephemerals[1]["text"]
+        await until(lambda: len(slack_emu.uploads) == 2, what="the second request's answer")
         await bot.drain()
     assert [w.prompt for w in gemini.requests] == ["first", "second"]
 
 
 @scenario
 async def test_usage_answers_privately_with_the_recorded_images_and_cost(
-    emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
 ) -> None:
     engine = Engine(store, model, EngineConfig(), policy=Policy(admins=frozenset({"slack:U0BOSS"})))
-    async with serving(engine, emu) as bot:
+    async with serving(engine, slack_emu) as bot:
         for n, prompt in enumerate(("a fox", "a hare"), start=1):
-            await emu.send_slash_command("/imagine", prompt)
-            await wait_for(lambda n=n: len(emu.uploads) == n)
-        asked = await emu.send_slash_command("/usage")
+            await slack_emu.send_slash_command("/imagine", prompt)
+            await until(lambda n=n: len(slack_emu.uploads) == n)
+        asked = await slack_emu.send_slash_command("/usage")
         assert asked.status == 200 and asked.body == "" and asked.elapsed < 3
-        [mine] = await wait_for(lambda: emu.hook_posts)
-        await emu.send_slash_command("/usage", user_id="U0BOSS")
-        await wait_for(lambda: len(emu.hook_posts) == 2)
+        [mine] = await until(lambda: slack_emu.hook_posts)
+        await slack_emu.send_slash_command("/usage", user_id="U0BOSS")
+        await until(lambda: len(slack_emu.hook_posts) == 2)
         await bot.drain()
-    rows = await store.usage_rows("slack", emu.team_id)
+    rows = await store.usage_rows("slack", slack_emu.team_id)
     images, cost = sum(r[6] for r in rows), sum(r[7] for r in rows)
     assert images == 2 and cost > 0
     assert mine.body["response_type"] == "ephemeral"
@@ -214,58 +194,60 @@ async def test_usage_answers_privately_with_the_recorded_images_and_cost(
         f"You: 2 images today (${cost:.2f}), 2 this month (${cost:.2f}).",
         f"This server/workspace: ${cost:.2f} today, ${cost:.2f} this month.",
     ]
-    admin = emu.hook_posts[1].body["text"]
+    admin = slack_emu.hook_posts[1].body["text"]
     assert admin.startswith("You: 0 images today") and admin.splitlines()[-1] == (
         f"Top users this month: <@{DEFAULT_USER}> 2 images ${cost:.2f}"
     )
-    assert len(gemini.requests) == 2 and emu.calls_to("chat.postEphemeral") == []
+    assert len(gemini.requests) == 2 and slack_emu.calls_to("chat.postEphemeral") == []
 
 
 @scenario
 async def test_a_daily_limit_hit_is_explained_in_the_thread(
-    emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
 ) -> None:
     limits = Accountant(store, Limits(user_daily_images=1), Prices())
-    async with serving(Engine(store, model, EngineConfig(), accountant=limits), emu) as bot:
-        await emu.send_slash_command("/imagine", "a fox")
-        await wait_for(lambda: emu.uploads)
-        await emu.send_slash_command("/imagine", "a hare")
-        [told] = await wait_for(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True)
-                                         if "daily limit" in c.args["text"]])
-        await emu.send_slash_command("/imagine", "a badger", user_id="U0OTHER")  # a per-user limit: others go on
-        await wait_for(lambda: len(emu.uploads) == 2)
+    async with serving(Engine(store, model, EngineConfig(), accountant=limits), slack_emu) as bot:
+        await slack_emu.send_slash_command("/imagine", "a fox")
+        await until(lambda: slack_emu.uploads)
+        await slack_emu.send_slash_command("/imagine", "a hare")
+        [told] = await until(lambda: [c for c in slack_emu.calls_to("chat.postMessage", ok_only=True)
+                                      if "daily limit" in c.args["text"]])
+        await slack_emu.send_slash_command("/imagine", "a badger", user_id="U0OTHER")  # a per-user limit: others go on
+        await until(lambda: len(slack_emu.uploads) == 2)
         await bot.drain()
     text = told.args["text"]
     assert text.startswith(f":warning: <@{DEFAULT_USER}> You have reached your daily limit of 1 images.")
     assert "It resets at" in text and " UTC (in " in text
-    hare_root = emu.find_message(CH, told.args["thread_ts"])
+    hare_root = slack_emu.find_message(CH, told.args["thread_ts"])
     assert hare_root is not None and "a hare" in hare_root["text"]
     assert [w.prompt for w in gemini.requests] == ["a fox", "a badger"]
 
 
 @scenario
 async def test_a_channel_off_the_allow_list_gets_a_short_refusal_never_silence(
-    emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
 ) -> None:
     policy = Policy(allowed_channels=frozenset({"slack:C0ART"}))
-    async with serving(Engine(store, model, EngineConfig(), policy=policy), emu) as bot:
-        refused = await emu.send_slash_command("/imagine", "a fox")
+    async with serving(Engine(store, model, EngineConfig(), policy=policy), slack_emu) as bot:
+        refused = await slack_emu.send_slash_command("/imagine", "a fox")
         answer = json.loads(refused.body)
         assert refused.elapsed < 3 and answer["response_type"] == "ephemeral"
         assert "not enabled in this channel" in answer["text"]
-        assert emu.calls_to("chat.postMessage") == []  # no root message where the bot does not serve
+        assert slack_emu.calls_to("chat.postMessage") == []  # no root message where the bot does not serve
 
-        photo = emu.register_file(pictures.png(), "cat.png")
-        await emu.send_event(emu.user_message(CH, f"<@{emu.bot_user_id}> make it blue", files=[photo]))
-        [told] = await wait_for(lambda: [c for c in emu.calls_to("chat.postMessage", ok_only=True)
-                                         if "not enabled in this channel" in c.args["text"]])
+        photo = slack_emu.register_file(pictures.png(), "cat.png")
+        await slack_emu.send_event(
+            slack_emu.user_message(CH, f"<@{slack_emu.bot_user_id}> make it blue", files=[photo])
+        )
+        [told] = await until(lambda: [c for c in slack_emu.calls_to("chat.postMessage", ok_only=True)
+                                      if "not enabled in this channel" in c.args["text"]])
         assert told.args["text"].startswith(f":warning: <@{DEFAULT_USER}>")
 
-        await emu.send_slash_command("/usage")
-        [usage] = await wait_for(lambda: emu.hook_posts)
+        await slack_emu.send_slash_command("/usage")
+        [usage] = await until(lambda: slack_emu.hook_posts)
         assert usage.body["response_type"] == "ephemeral" and "not enabled in this channel" in usage.body["text"]
 
-        await emu.send_slash_command("/imagine", "a fox", channel_id="C0ART")
-        [upload] = await wait_for(lambda: emu.uploads)
+        await slack_emu.send_slash_command("/imagine", "a fox", channel_id="C0ART")
+        [upload] = await until(lambda: slack_emu.uploads)
         await bot.drain()
     assert upload.channel == "C0ART" and [w.prompt for w in gemini.requests] == ["a fox"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.emulators.slack_payloads import DEFAULT_CHANNEL, DEFAULT_USER, event_envelope, new_id, slash_command_body
+from tests.emulators.slack.events import DEFAULT_CHANNEL, DEFAULT_USER, event_envelope, new_id, slash_command_body
 
 
 class SocketModeLink:
