@@ -265,9 +265,11 @@ class Engine:
                 history = await self._store.history(
                     thread.id, before or turn_id, self._config.history_turns, max(0, budget)
                 )
-                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
+                previous = await self._chain(thread.id, before or turn_id, chosen.model)
+                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
+                                       previous)
                 result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
-                await self._store.complete_turn(turn_id, result.content)
+                await self._store.complete_turn(turn_id, result.content, result.interaction_id)
                 cost = self.accountant.prices.cost(
                     chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens
                 )
@@ -287,6 +289,11 @@ class Engine:
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
         )
         return replace(reply, images=result.images, text=result.text, notices=notices)
+
+    async def _chain(self, thread_id: int, before: int, model: str) -> str | None:
+        """Gemini's stored interaction to continue from: that of the turn just before, if the same model made it."""
+        point = await self._store.chain_point(thread_id, before)
+        return point[0] if point is not None and point[1] == model else None
 
     async def _generate(self, call: GenerateRequest, owner: str, request: _Request) -> Generation:
         """The model call, in the fair queue; a 429 pauses the whole queue and the request goes again first."""

@@ -7,14 +7,16 @@ that says why (a prompt block, a safety finish, quota, auth, Gemini unavailable)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
 from google import genai
+from google.genai import _interactions as gi_errors
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from core import interactions
 from core.events import (
     AuthFailed,
     BadInput,
@@ -68,6 +70,7 @@ class GenerateRequest:
     message: Content
     aspect_ratio: str | None = None
     image_size: str | None = None
+    previous_interaction_id: str | None = None  # Gemini's stored chain to continue, when it can be used
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Generation:
     output_tokens: int = 0
     total_tokens: int = 0
     finish_reason: str | None = None
+    thought_tokens: int = 0
+    interaction_id: str | None = None  # set when Gemini stored this turn (Interactions API, store=true)
 
 
 class ImageModel(Protocol):
@@ -93,18 +98,28 @@ class ImageModel(Protocol):
 class GeminiConfig:
     api_key: str
     base_url: str | None = None
-    api_version: str = "v1beta"
+    api_version: str | None = "v1beta"
     timeout_s: float = 120.0
     attempts: int = 4
     initial_delay_s: float = 2.0
     max_delay_s: float = 30.0
+    api: str = "interactions"  # or "generate_content"
+    store: bool = True  # let Gemini keep the conversation (Interactions API); False: our window every turn
+    vertexai: bool = False
+    project: str | None = None
+    location: str | None = None
+    credentials: Any = field(default=None, repr=False)  # google.auth credentials; None: ADC or the API key
 
 
 class GeminiModel:
-    """`ImageModel` on `google-genai`'s async client, with its own retry for 408/429/5xx."""
+    """`ImageModel` on `google-genai`'s async client: the Interactions API by default, else generateContent.
+
+    A model that the Interactions API refuses as unsupported moves to generateContent for the rest of the run.
+    """
 
     def __init__(self, config: GeminiConfig) -> None:
         self._config = config
+        self._legacy: set[str] = set()  # models the Interactions API refused as unsupported
         retry = types.HttpRetryOptions(
             attempts=config.attempts,
             initial_delay=config.initial_delay_s,
@@ -113,20 +128,53 @@ class GeminiModel:
             jitter=min(1.0, config.initial_delay_s),
             http_status_codes=list(RETRY_STATUSES),
         )
-        self._client = genai.Client(
-            api_key=config.api_key,
-            http_options=types.HttpOptions(
-                base_url=config.base_url,
-                api_version=config.api_version,
-                timeout=int(config.timeout_s * 1000),
-                retry_options=retry,
-            ),
+        http_options = types.HttpOptions(
+            base_url=config.base_url,
+            api_version=config.api_version,
+            timeout=int(config.timeout_s * 1000),
+            retry_options=retry,
         )
+        if config.vertexai:
+            project_mode = config.project is not None
+            self._client = genai.Client(
+                vertexai=True,
+                api_key=None if project_mode else config.api_key,
+                project=config.project,
+                location=config.location if project_mode else None,
+                credentials=config.credentials if project_mode else None,
+                http_options=http_options,
+            )
+        else:
+            self._client = genai.Client(api_key=config.api_key, http_options=http_options)
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
 
+    def api_for(self, model: str) -> str:
+        """The API path a request for `model` takes now."""
+        return "generate_content" if self._config.api != "interactions" or model in self._legacy else "interactions"
+
     async def generate(self, request: GenerateRequest) -> Generation:
+        try:
+            if self.api_for(request.model) == "interactions":
+                try:
+                    return await self._interaction(request)
+                except interactions.Unsupported as exc:
+                    self._legacy.add(request.model)
+                    log.warning("the Interactions API does not serve %s here (%s); using generateContent for it",
+                                request.model, exc)
+            return await self._generate_content(request)
+        except genai_errors.APIError as exc:
+            raise api_failure(exc, request.model) from exc
+        except (TimeoutError, gi_errors.APITimeoutError) as exc:
+            raise ModelUnavailable(
+                f"Gemini did not answer within {self._config.timeout_s:.0f} s. Try again in a moment."
+            ) from exc
+        except (aiohttp.ClientError, OSError, gi_errors.APIConnectionError) as exc:
+            log.warning("cannot reach Gemini: %s", type(exc).__name__)
+            raise ModelUnavailable("The bot could not reach Gemini. Try again in a few minutes.") from exc
+
+    async def _generate_content(self, request: GenerateRequest) -> Generation:
         image_config = types.ImageConfig(
             aspect_ratio=request.aspect_ratio,
             image_size=request.image_size if resolve_model(request.model).sizes else None,
@@ -137,20 +185,39 @@ class GeminiModel:
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
         contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
-        try:
-            response = await self._client.aio.models.generate_content(
-                model=request.model, contents=contents, config=config
-            )
-        except genai_errors.APIError as exc:
-            raise api_failure(exc, request.model) from exc
-        except TimeoutError as exc:
-            raise ModelUnavailable(
-                f"Gemini did not answer within {self._config.timeout_s:.0f} s. Try again in a moment."
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            log.warning("cannot reach Gemini: %s", type(exc).__name__)
-            raise ModelUnavailable("The bot could not reach Gemini. Try again in a few minutes.") from exc
+        response = await self._client.aio.models.generate_content(
+            model=request.model, contents=contents, config=config
+        )
         return read_response(response)
+
+    async def _interaction(self, request: GenerateRequest) -> Generation:
+        """One turn on the Interactions API: the chain when it can be used, else (or when it is gone) our window."""
+        store, previous = self._config.store, request.previous_interaction_id
+        size = request.image_size if resolve_model(request.model).sizes else None
+        chained = store and previous is not None
+        contents = [request.message] if chained else [*request.history, request.message]
+        try:
+            try:
+                answer = await self._client.aio.interactions.create(**interactions.create_args(
+                    request.model, contents, request.aspect_ratio, size, store=store,
+                    previous=previous if chained else None))
+            except gi_errors.APIStatusError as exc:
+                if not (chained and interactions.chain_gone(exc)):
+                    raise
+                log.info("Gemini no longer has interaction %s; sending our own window instead", previous)
+                answer = await self._client.aio.interactions.create(**interactions.create_args(
+                    request.model, [*request.history, request.message], request.aspect_ratio, size,
+                    store=store, previous=None))
+        except gi_errors.APIStatusError as exc:
+            if interactions.is_unsupported(exc):
+                raise interactions.Unsupported(f"{exc.status_code}: {exc.message[:200]}") from exc
+            raise interactions.as_api_error(exc) from exc
+        content, images, text, usage, interaction_id = interactions.read_interaction(answer, stored=store)
+        return Generation(
+            content=content, images=images, text=text, prompt_tokens=usage["prompt"],
+            output_tokens=usage["output"], total_tokens=usage["total"], thought_tokens=usage["thought"],
+            finish_reason="STOP", interaction_id=interaction_id,
+        )
 
 
 def _code(value: object) -> str:
@@ -201,6 +268,7 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
         output_tokens=(usage.candidates_token_count or 0) if usage else 0,
         total_tokens=(usage.total_token_count or 0) if usage else 0,
         finish_reason=finish,
+        thought_tokens=(usage.thoughts_token_count or 0) if usage else 0,
     )
 
 

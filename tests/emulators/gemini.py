@@ -1,8 +1,10 @@
 """A scriptable Gemini emulator on 127.0.0.1 that the real google-genai client talks to.
 
-It speaks `POST /{version}/models/{model}:generateContent`, records every request (decoded), can script latency,
-HTTP errors, prompt blocks, safety finishes and text-only answers, and checks thought signatures on the way back
-as Gemini 3 models do: a model turn re-sent without the signature it was given is refused with a 400.
+It speaks `POST /{version}/models/{model}:generateContent` and the Interactions API (`POST /{version}/interactions`,
+in the SDK's own types; stored interactions can be forgotten, and a model can be refused as unsupported there),
+on the Gemini API's paths and Vertex AI's. It records every request (decoded), can script latency, HTTP errors,
+prompt blocks, safety finishes and text-only answers on both endpoints, and checks thought signatures on the way
+back as Gemini 3 models do: a model turn re-sent without the signature it was given is refused with a 400.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiohttp import web
-
-from bot.offline import GeminiStandIn, WireRequest, b64decode, error_answer, parse_request
+from bot.offline import GeminiStandIn, WireError, WireRequest, b64decode, parse_request
 
 
 @dataclass(frozen=True)
@@ -78,24 +78,32 @@ class GeminiEmulator(GeminiStandIn):
         self.requests: list[WireRequest] = []
         # sha256 of an image we returned -> the signatures given with it (one image may be drawn twice)
         self.signatures: dict[str, set[bytes]] = {}
+        self.refuse_interactions: set[str] = set()  # models the Interactions endpoint refuses as unsupported
         self.in_flight = 0
         self.max_in_flight = 0
 
     def push(self, *items: Scripted) -> None:
         self.script.extend(items)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.calls += 1
-        body = await request.read()
+    def forget(self, *ids: str) -> None:
+        """Expire stored interactions (all of them when no id is given), as Gemini does after its retention."""
+        for interaction_id in ids or list(self.interactions):
+            self.interactions.pop(interaction_id, None)
+
+    async def serve(self, wire: WireRequest) -> dict | WireError:
         received = asyncio.get_running_loop().time()
-        wire = parse_request(request.match_info["model"], body)
         self.sizes.append(wire.body_bytes)
         if self.keep_requests:
             self.requests.append(wire)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            response = await self._scripted(wire, request)
+            if wire.api == "interactions" and wire.model in self.refuse_interactions:
+                self.calls += 1
+                response: dict | WireError = WireError(
+                    400, "INVALID_ARGUMENT", f"Model {wire.model} is not supported by the Interactions API.")
+            else:
+                response = await super().serve(wire)
             # `latency` is the model's time from a received request to its answer, its own work included
             remaining = self.latency - (asyncio.get_running_loop().time() - received)
             if remaining > 0:
@@ -104,38 +112,30 @@ class GeminiEmulator(GeminiStandIn):
         finally:
             self.in_flight -= 1
 
-    async def _scripted(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
+    async def answer(self, wire: WireRequest) -> dict | WireError:
         if self.script:
             item = self.script.popleft()
             if isinstance(item, Status):
-                response = error_answer(item.code, item.status or _STATUS_NAMES.get(item.code, "UNKNOWN"), item.message)
-                if item.retry_after is not None:
-                    response.headers["Retry-After"] = str(item.retry_after)
-                return response
+                status = item.status or _STATUS_NAMES.get(item.code, "UNKNOWN")
+                return WireError(item.code, status, item.message, item.retry_after)
             if isinstance(item, Block):
-                return web.json_response({"promptFeedback": {"blockReason": item.reason}, "modelVersion": wire.model})
+                return {"promptFeedback": {"blockReason": item.reason}, "modelVersion": wire.model}
             if isinstance(item, Finish):
-                return web.json_response({"candidates": [{"finishReason": item.reason, "index": 0}]})
-            return web.json_response(
-                {
-                    "candidates": [
-                        {
-                            "content": {"role": "model", "parts": [{"text": item.text}]},
-                            "finishReason": "STOP",
-                            "index": 0,
-                        }
-                    ],
-                    "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 9, "totalTokenCount": 14},
-                }
-            )
+                return {"candidates": [{"finishReason": item.reason, "index": 0}]}
+            return {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": item.text}]}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 9, "totalTokenCount": 14},
+            }
         if self.check_signatures and wire.model.startswith("gemini-3"):
             missing = self._missing_signature(wire)
             if missing:
-                return error_answer(400, "INVALID_ARGUMENT", missing)
+                return WireError(400, "INVALID_ARGUMENT", missing)
         if self.image is None:
-            return await self.answer(wire, request)
+            return await super().answer(wire)
         png = await asyncio.to_thread(self.image, wire)
-        return web.json_response(self.image_response(png, wire))
+        return self.image_response(png, wire)
 
     def image_response(self, png: bytes, wire: WireRequest) -> dict:
         answer = super().image_response(png, wire)
