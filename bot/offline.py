@@ -166,9 +166,13 @@ def image_answer(
         parts.append({"text": "Planning the composition.", "thought": True})
         image_part["thoughtSignature"] = base64.b64encode(signature).decode()
     parts += [{"text": text}, image_part]
+    thoughts = 64 if signature is not None else 0  # Gemini 3 image models think, and thinking is billed
+    usage = {"promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens + thoughts}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
     return {
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens},
+        "usageMetadata": usage,
         "modelVersion": model,
         "responseId": response_id,
     }
