@@ -53,6 +53,7 @@ class WireRequest:
     previous_interaction_id: str | None = None
     store: bool = True
     sent: int = 0  # contents in the body itself; `contents` also holds a continued chain's stored turns
+    auth: str | None = None  # how the client authenticated: its API key header or `Bearer …`
 
     @property
     def message(self) -> dict[str, Any]:
@@ -185,6 +186,10 @@ def error_answer(code: int, status: str, message: str, retry_after: float | None
     return response
 
 
+def _auth(request: web.Request) -> str | None:
+    return request.headers.get("x-goog-api-key") or request.headers.get("Authorization")
+
+
 class GeminiStandIn:
     """A Gemini server on 127.0.0.1: generateContent and the Interactions API, on the Gemini API's paths and
     Vertex AI's. `await start()` returns its base URL; `await stop()`."""
@@ -218,7 +223,7 @@ class GeminiStandIn:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         wire = parse_request(request.match_info["model"], await request.read())
-        wire.path = request.path
+        wire.path, wire.auth = request.path, _auth(request)
         answer = await self.serve(wire)
         if isinstance(answer, WireError):
             return error_answer(answer.code, answer.status, answer.message, answer.retry_after)
@@ -229,6 +234,7 @@ class GeminiStandIn:
             wire = offline_interactions.parse_interaction(await request.read(), request.path)
         except ValidationError as exc:
             return offline_interactions.interaction_error(WireError(400, "INVALID_ARGUMENT", str(exc)[:500]))
+        wire.auth = _auth(request)
         answer = await self.serve(wire)
         if isinstance(answer, WireError):
             return offline_interactions.interaction_error(answer)
