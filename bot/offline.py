@@ -223,32 +223,46 @@ class GeminiStandIn:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         wire = parse_request(request.match_info["model"], await request.read())
+        received = asyncio.get_running_loop().time()
         wire.path, wire.auth = request.path, _auth(request)
-        answer = await self.serve(wire)
-        if isinstance(answer, WireError):
-            return error_answer(answer.code, answer.status, answer.message, answer.retry_after)
-        return web.json_response(answer)
+        try:
+            answer = await self.serve(wire)
+            if isinstance(answer, WireError):
+                return error_answer(answer.code, answer.status, answer.message, answer.retry_after)
+            return web.json_response(answer)
+        finally:
+            await self.settle(received)
 
     async def _interact(self, request: web.Request) -> web.StreamResponse:
         try:
             wire = offline_interactions.parse_interaction(await request.read(), request.path)
         except ValidationError as exc:
             return offline_interactions.interaction_error(WireError(400, "INVALID_ARGUMENT", str(exc)[:500]))
+        received = asyncio.get_running_loop().time()
         wire.auth = _auth(request)
-        answer = await self.serve(wire)
-        if isinstance(answer, WireError):
-            return offline_interactions.interaction_error(answer)
-        self._next_id += 1
-        interaction_id = f"interaction-{self._next_id}"
-        if wire.store:
-            candidate = (answer.get("candidates") or [{}])[0]
-            model_turn = wire_content(candidate.get("content") or {"role": "model", "parts": []})
-            self.interactions[interaction_id] = (wire.model, [*wire.contents, model_turn])
-            while len(self.interactions) > KEPT_INTERACTIONS:
-                self.interactions.popitem(last=False)
-        return web.json_response(
-            offline_interactions.interaction_answer(answer, interaction_id=interaction_id, wire=wire)
-        )
+        try:
+            answer = await self.serve(wire)
+            if isinstance(answer, WireError):
+                return offline_interactions.interaction_error(answer)
+            self._next_id += 1
+            interaction_id = f"interaction-{self._next_id}"
+            if wire.store:
+                self._keep(interaction_id, wire, answer)
+            return web.json_response(
+                offline_interactions.interaction_answer(answer, interaction_id=interaction_id, wire=wire)
+            )
+        finally:
+            await self.settle(received)
+
+    def _keep(self, interaction_id: str, wire: WireRequest, answer: dict[str, Any]) -> None:
+        candidate = (answer.get("candidates") or [{}])[0]
+        model_turn = wire_content(candidate.get("content") or {"role": "model", "parts": []})
+        self.interactions[interaction_id] = (wire.model, [*wire.contents, model_turn])
+        while len(self.interactions) > KEPT_INTERACTIONS:
+            self.interactions.popitem(last=False)
+
+    async def settle(self, received: float) -> None:
+        """Called with each answer ready to send; the test emulator waits here for its scripted latency."""
 
     async def serve(self, wire: WireRequest) -> dict[str, Any] | WireError:
         """The answer to one request, generateContent-shaped; an Interactions request continues its chain."""

@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
 from core import images, options
 from core.budget import Accountant, Limits, usage_report
@@ -262,12 +263,13 @@ class Engine:
         try:
             async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt):
                 budget = self._config.raw_budget - _content_size(message)
-                history = await self._store.history(
-                    thread.id, before or turn_id, self._config.history_turns, max(0, budget)
-                )
                 previous = await self._chain(thread.id, before or turn_id, chosen.model)
+                window = partial(self._store.history, thread.id, before or turn_id, self._config.history_turns,
+                                 max(0, budget))
+                # with a chain to continue, the window is read only if Gemini turns out not to have it
+                history = [] if previous is not None else await window()
                 call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
-                                       previous)
+                                       previous, load_history=window if previous is not None else None)
                 result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
                 await self._store.complete_turn(turn_id, result.content, result.interaction_id)
                 cost = self.accountant.prices.cost(

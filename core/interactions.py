@@ -53,8 +53,8 @@ def _b64(data: bytes | str) -> str:
 def _unb64(data: bytes | str) -> bytes:
     if isinstance(data, bytes):
         return data
-    data = data.replace("-", "+").replace("_", "/")
-    return base64.b64decode(data + "=" * (-len(data) % 4))
+    padded = data + "=" * (-len(data) % 4)
+    return base64.urlsafe_b64decode(padded) if "-" in data or "_" in data else base64.b64decode(padded)
 
 
 def _kind(mime: str) -> str:

@@ -7,6 +7,7 @@ that says why (a prompt block, a safety finish, quota, auth, Gemini unavailable)
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +72,13 @@ class GenerateRequest:
     aspect_ratio: str | None = None
     image_size: str | None = None
     previous_interaction_id: str | None = None  # Gemini's stored chain to continue, when it can be used
+    # With a chain to continue, the engine leaves `history` empty and hands this instead: the window is read
+    # from the store only if the chain cannot be used after all.
+    load_history: Callable[[], Awaitable[list[Content]]] | None = field(default=None, compare=False, repr=False)
+
+    async def window(self) -> list[Content]:
+        """Our own bounded history before `message`."""
+        return await self.load_history() if self.load_history is not None else self.history
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,7 @@ class GeminiModel:
             image_config=image_config,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
-        contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
+        contents = [types.Content.model_validate(c) for c in (*await request.window(), request.message)]
         response = await self._client.aio.models.generate_content(
             model=request.model, contents=contents, config=config
         )
@@ -195,7 +203,7 @@ class GeminiModel:
         store, previous = self._config.store, request.previous_interaction_id
         size = request.image_size if resolve_model(request.model).sizes else None
         chained = store and previous is not None
-        contents = [request.message] if chained else [*request.history, request.message]
+        contents = [request.message] if chained else [*await request.window(), request.message]
         try:
             try:
                 answer = await self._client.aio.interactions.create(**interactions.create_args(
@@ -206,7 +214,7 @@ class GeminiModel:
                     raise
                 log.info("Gemini no longer has interaction %s; sending our own window instead", previous)
                 answer = await self._client.aio.interactions.create(**interactions.create_args(
-                    request.model, [*request.history, request.message], request.aspect_ratio, size,
+                    request.model, [*await request.window(), request.message], request.aspect_ratio, size,
                     store=store, previous=None))
         except gi_errors.APIStatusError as exc:
             if interactions.is_unsupported(exc):

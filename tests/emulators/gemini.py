@@ -91,24 +91,22 @@ class GeminiEmulator(GeminiStandIn):
             self.interactions.pop(interaction_id, None)
 
     async def serve(self, wire: WireRequest) -> dict | WireError:
-        received = asyncio.get_running_loop().time()
         self.sizes.append(wire.body_bytes)
         if self.keep_requests:
             self.requests.append(wire)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if wire.api == "interactions" and wire.model in self.refuse_interactions:
+            self.calls += 1
+            return WireError(400, "INVALID_ARGUMENT", f"Model {wire.model} is not supported by the Interactions API.")
+        return await super().serve(wire)
+
+    async def settle(self, received: float) -> None:
+        """`latency` is the model's time from a received request to its answer, its own work included."""
         try:
-            if wire.api == "interactions" and wire.model in self.refuse_interactions:
-                self.calls += 1
-                response: dict | WireError = WireError(
-                    400, "INVALID_ARGUMENT", f"Model {wire.model} is not supported by the Interactions API.")
-            else:
-                response = await super().serve(wire)
-            # `latency` is the model's time from a received request to its answer, its own work included
             remaining = self.latency - (asyncio.get_running_loop().time() - received)
             if remaining > 0:
                 await asyncio.sleep(remaining)
-            return response
         finally:
             self.in_flight -= 1
 
