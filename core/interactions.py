@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.genai import _interactions as gi_errors
 from google.genai import errors as genai_errors
 
 from core.events import Blocked, NoImage, OutputImage
+
+if TYPE_CHECKING:
+    from google import genai
+
+    from core.model import GenerateRequest
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +121,31 @@ def create_args(model: str, contents: list[Content], aspect_ratio: str | None, i
     if previous is not None:
         args["previous_interaction_id"] = previous
     return args
+
+
+async def create(client: genai.Client, request: GenerateRequest, image_size: str | None, *, store: bool) -> Any:
+    """One turn: the chain when it can be used, else (or when Gemini no longer has it) our window.
+
+    Raises `Unsupported` when the endpoint refuses this model, key or backend, and google-genai's `APIError` for
+    any other HTTP error, so that one mapping (`api_failure`) serves both paths.
+    """
+    previous = request.previous_interaction_id if store else None
+    contents = [request.message] if previous else [*await request.window(), request.message]
+    try:
+        try:
+            return await client.aio.interactions.create(**create_args(
+                request.model, contents, request.aspect_ratio, image_size, store=store, previous=previous))
+        except gi_errors.APIStatusError as exc:
+            if not (previous and chain_gone(exc)):
+                raise
+            log.info("Gemini no longer has interaction %s; sending our own window instead", previous)
+            return await client.aio.interactions.create(**create_args(
+                request.model, [*await request.window(), request.message], request.aspect_ratio, image_size,
+                store=store, previous=None))
+    except gi_errors.APIStatusError as exc:
+        if is_unsupported(exc):
+            raise Unsupported(f"{exc.status_code}: {exc.message[:200]}") from exc
+        raise as_api_error(exc) from exc
 
 
 def _error_code(errors: list[Any] | None) -> str | None:

@@ -199,28 +199,9 @@ class GeminiModel:
         return read_response(response)
 
     async def _interaction(self, request: GenerateRequest) -> Generation:
-        """One turn on the Interactions API: the chain when it can be used, else (or when it is gone) our window."""
-        store, previous = self._config.store, request.previous_interaction_id
         size = request.image_size if resolve_model(request.model).sizes else None
-        chained = store and previous is not None
-        contents = [request.message] if chained else [*await request.window(), request.message]
-        try:
-            try:
-                answer = await self._client.aio.interactions.create(**interactions.create_args(
-                    request.model, contents, request.aspect_ratio, size, store=store,
-                    previous=previous if chained else None))
-            except gi_errors.APIStatusError as exc:
-                if not (chained and interactions.chain_gone(exc)):
-                    raise
-                log.info("Gemini no longer has interaction %s; sending our own window instead", previous)
-                answer = await self._client.aio.interactions.create(**interactions.create_args(
-                    request.model, [*await request.window(), request.message], request.aspect_ratio, size,
-                    store=store, previous=None))
-        except gi_errors.APIStatusError as exc:
-            if interactions.is_unsupported(exc):
-                raise interactions.Unsupported(f"{exc.status_code}: {exc.message[:200]}") from exc
-            raise interactions.as_api_error(exc) from exc
-        content, images, text, usage, interaction_id = interactions.read_interaction(answer, stored=store)
+        answer = await interactions.create(self._client, request, size, store=self._config.store)
+        content, images, text, usage, interaction_id = interactions.read_interaction(answer, stored=self._config.store)
         return Generation(
             content=content, images=images, text=text, prompt_tokens=usage["prompt"],
             output_tokens=usage["output"], total_tokens=usage["total"], thought_tokens=usage["thought"],

@@ -8,6 +8,7 @@ from core.model import GeminiModel
 from core.store import Store
 from tests import pictures
 from tests.conftest import gemini_config
+from tests.emulators.gemini import Status
 
 KEY = ThreadKey("discord", "g1", "c1", "t1")
 ALICE = User("alice")
@@ -131,3 +132,11 @@ async def test_every_turn_keeps_its_interaction_id_in_the_store(engine, gemini, 
     thread = await store.get_thread(KEY)
     assert await store.chain_point(thread.id, first.turn_id + 1) == ("interaction-1", "gemini-3-pro-image-preview")
     assert await store.chain_point(thread.id, first.turn_id) is None
+
+
+async def test_other_errors_on_a_chained_turn_are_not_mistaken_for_a_lost_chain(engine, gemini):
+    assert (await engine.handle(StartThread(KEY, ALICE, "a fox", options=Options(model=PRO)))).ok
+    gemini.push(Status(400, message="The input image could not be read."))
+    reply = await engine.handle(NextTurn(KEY, ALICE, "make it night"))
+    assert reply.failure.kind == "bad_input" and "could not be read" in reply.failure.message
+    assert len(gemini.requests) == 2 and chained(gemini.requests[1])  # no second attempt with the window
