@@ -272,7 +272,8 @@ class GeminiStandIn:
                 return WireError(400, "INVALID_ARGUMENT", "previous_interaction_id cannot be used with store=false.")
             chain = self.interactions.get(wire.previous_interaction_id)
             if chain is None:
-                return WireError(404, "NOT_FOUND", f"Interaction '{wire.previous_interaction_id}' was not found.")
+                return WireError(404, "NOT_FOUND", f"Interaction '{wire.previous_interaction_id}' was not found.",
+                                 code_name="not_found")
             wire.contents = [*chain[1], *wire.contents]
         return await self.answer(wire)
 

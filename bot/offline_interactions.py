@@ -24,7 +24,7 @@ ERROR_CODES = {
     400: "invalid_request",
     401: "authentication",
     403: "permission_denied",
-    404: "not_found",
+    404: "model_not_found",  # what a scripted 404 means here; an unknown interaction says "not_found"
     408: "deadline_exceeded",
     429: "rate_limit_exceeded",
     500: "api_error",

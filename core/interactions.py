@@ -139,11 +139,12 @@ async def create(client: genai.Client, request: GenerateRequest, image_size: str
             if not (previous and chain_gone(exc)):
                 raise
             log.info("Gemini no longer has interaction %s; sending our own window instead", previous)
+            previous = None
             return await client.aio.interactions.create(**create_args(
                 request.model, [*await request.window(), request.message], request.aspect_ratio, image_size,
                 store=store, previous=None))
     except gi_errors.APIStatusError as exc:
-        if is_unsupported(exc):
+        if is_unsupported(exc, chained=previous is not None):
             raise Unsupported(f"{exc.status_code}: {exc.message[:200]}") from exc
         raise as_api_error(exc) from exc
 
@@ -230,10 +231,16 @@ def as_api_error(exc: gi_errors.APIStatusError) -> genai_errors.APIError:
                                  exc.response)
 
 
-def is_unsupported(exc: gi_errors.APIStatusError) -> bool:
-    """The endpoint refuses this model, key or backend (as opposed to refusing this particular request)."""
+def is_unsupported(exc: gi_errors.APIStatusError, *, chained: bool) -> bool:
+    """The endpoint refuses this model, key or backend (as opposed to refusing this particular request).
+
+    A 404 other than `model_not_found` for a request that names no previous interaction means the endpoint is
+    not served here (a backend without it answers a bare 404): the request goes to generateContent instead.
+    """
     code, message = _body_error(exc)
-    if exc.status_code == 501 or code in ("unimplemented", "not_supported", "unsupported"):
+    if exc.status_code in (405, 501) or code in ("unimplemented", "not_supported", "unsupported"):
+        return True
+    if exc.status_code == 404 and not chained and code != "model_not_found":
         return True
     return exc.status_code in (400, 404) and any(word in message.lower() for word in UNSUPPORTED_WORDS)
 

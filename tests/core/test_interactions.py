@@ -140,3 +140,9 @@ async def test_other_errors_on_a_chained_turn_are_not_mistaken_for_a_lost_chain(
     reply = await engine.handle(NextTurn(KEY, ALICE, "make it night"))
     assert reply.failure.kind == "bad_input" and "could not be read" in reply.failure.message
     assert len(gemini.requests) == 2 and chained(gemini.requests[1])  # no second attempt with the window
+
+
+async def test_a_backend_without_the_interactions_endpoint_moves_to_generate_content(engine, gemini):
+    gemini.push(Status(404, message="Not Found", interactions_code="not_found"))  # no such endpoint on this backend
+    reply = await engine.handle(StartThread(KEY, ALICE, "a fox", options=Options(model="gemini-2.5-flash-image")))
+    assert reply.ok and [w.api for w in gemini.requests] == ["interactions", "generate_content"]

@@ -26,6 +26,7 @@ class Status:
     status: str = ""
     message: str = "scripted error"
     retry_after: float | None = None
+    interactions_code: str | None = None  # the Interactions API's string code, when not the usual one for `code`
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class GeminiEmulator(GeminiStandIn):
             item = self.script.popleft()
             if isinstance(item, Status):
                 status = item.status or _STATUS_NAMES.get(item.code, "UNKNOWN")
-                return WireError(item.code, status, item.message, item.retry_after)
+                return WireError(item.code, status, item.message, item.retry_after, item.interactions_code)
             if isinstance(item, Block):
                 return {"promptFeedback": {"blockReason": item.reason}, "modelVersion": wire.model}
             if isinstance(item, Finish):
