@@ -150,10 +150,14 @@ async def create(client: genai.Client, request: GenerateRequest, image_size: str
 
 
 def _error_code(errors: list[Any] | None) -> str | None:
+    """The reason an interaction or step gives: an `Error`'s string code (maybe a URI), or a `Status` detail's."""
     for error in errors or ():
-        code = getattr(error, "code", None) or ""
-        if code:
+        code = getattr(error, "code", None)
+        if isinstance(code, str) and code:
             return code.rsplit("/", 1)[-1].upper()
+        for detail in getattr(error, "details", None) or ():
+            if isinstance(detail, dict) and isinstance(detail.get("reason"), str):
+                return detail["reason"].upper()
     return None
 
 
@@ -246,6 +250,11 @@ def is_unsupported(exc: gi_errors.APIStatusError, *, chained: bool) -> bool:
 
 
 def chain_gone(exc: gi_errors.APIStatusError) -> bool:
-    """Gemini does not know the previous interaction (expired, deleted, never stored)."""
+    """Gemini does not know the previous interaction (expired, deleted, never stored).
+
+    Any 404 but `model_not_found` counts: at worst the window is sent once for nothing, and its answer decides.
+    """
     code, message = _body_error(exc)
-    return exc.status_code in (400, 404) and code != "model_not_found" and "interaction" in message.lower()
+    if exc.status_code == 404:
+        return code != "model_not_found"
+    return exc.status_code == 400 and "interaction" in message.lower()
