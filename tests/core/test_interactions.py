@@ -8,7 +8,7 @@ from core.model import GeminiModel
 from core.store import Store
 from tests import pictures
 from tests.conftest import gemini_config
-from tests.emulators.gemini import Status
+from tests.emulators.gemini import Block, Status
 
 KEY = ThreadKey("discord", "g1", "c1", "t1")
 ALICE = User("alice")
@@ -146,3 +146,15 @@ async def test_a_backend_without_the_interactions_endpoint_moves_to_generate_con
     gemini.push(Status(404, message="Not Found", interactions_code="not_found"))  # no such endpoint on this backend
     reply = await engine.handle(StartThread(KEY, ALICE, "a fox", options=Options(model="gemini-2.5-flash-image")))
     assert reply.ok and [w.api for w in gemini.requests] == ["interactions", "generate_content"]
+
+
+async def test_try_again_after_a_blocked_turn_continues_from_the_last_good_one(engine, gemini):
+    assert (await engine.handle(StartThread(KEY, ALICE, "a fox", options=Options(model=PRO)))).ok
+    gemini.push(Block("SAFETY"))
+    blocked = await engine.handle(NextTurn(KEY, ALICE, "something it refuses"))
+    assert blocked.failure.kind == "blocked"
+    again = await engine.handle(Reroll(blocked.turn_id, ALICE))
+    assert again.ok and gemini.requests[-1].raw["previous_interaction_id"] == "interaction-1"
+    assert gemini.requests[-1].prompt == "something it refuses"
+    assert (await engine.handle(NextTurn(KEY, ALICE, "and now"))).ok  # from the retried turn's interaction
+    assert gemini.requests[-1].raw["previous_interaction_id"] == "interaction-3"
