@@ -94,32 +94,6 @@ async def throughput(requests: int, cap: int, latency: float) -> dict[str, float
             "unique": len(set(turn_ids))}
 
 
-async def request_sizes(points: tuple[int, ...]) -> dict[int, int]:
-    """Request body size at given turn numbers of one long thread."""
-    sizes: dict[int, int] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        async with emulator(0.0, PHOTO_KIB) as url, engine_at(url, Path(tmp) / "b.db") as engine:
-            key = ThreadKey("bench", "s", "c", "long")
-            model = engine._model  # to read request sizes the client sent, wrap the transport once
-            sent: list[int] = []
-            original = model.generate
-
-            async def measured(request):
-                from google.genai import types
-
-                contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
-                sent.append(sum(len(c.model_dump_json(exclude_none=True)) for c in contents))
-                return await original(request)
-
-            model.generate = measured  # type: ignore[method-assign]
-            await engine.handle(StartThread(key, USER, "turn 1"))
-            for turn in range(2, max(points) + 1):
-                reply = await engine.handle(NextTurn(key, USER, f"turn {turn}"))
-                assert reply.ok, reply.failure
-            sizes = {p: sent[p - 1] for p in points}
-    return sizes
-
-
 async def memory(threads: int, turns: int) -> dict[str, float]:
     """Peak RSS of this process after `threads` threads of `turns` turns each (emulator in its own process)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,7 +140,8 @@ async def section(name: str, quick: bool) -> None:
     if name == "overhead":
         for kib in (SMALL_KIB, PHOTO_KIB):
             result = await overhead(1.0, 5 if quick else 10, kib)
-            print(f"- overhead, refinement turn at 1 s latency, {kib} KiB 1K images: median {result['median_s']:.3f} s"
+            print(f"- overhead, refinement turn at 1 s latency (Interactions API), {kib} KiB 1K images: "
+                  f"median {result['median_s']:.3f} s"
                   f", ratio {result['ratio']:.3f} (worst {result['worst_ratio']:.3f}); target ≤ 1.02")
     elif name == "throughput":
         n = 40 if quick else 200
@@ -175,10 +150,13 @@ async def section(name: str, quick: bool) -> None:
               f"latency: {result['total_s']:.2f} s vs ideal {result['ideal_s']:.1f} s = {result['ratio']:.3f}; "
               f"answered {result['answered']}, unique {result['unique']}; target ≤ 1.05")
     elif name == "sizes":
+        from bench.requests import PATHS, sizes  # the body as the emulator received it, on each API path
+
         points = (1, 5, 25) if quick else (1, 5, 25, 100)
-        sizes = await request_sizes(points)
-        print(f"- request size by turn ({PHOTO_KIB} KiB images): "
-              + ", ".join(f"turn {p}: {s / MiB:.1f} MiB" for p, s in sizes.items()) + "; limit 20 MiB")
+        for api in PATHS:
+            measured = await sizes(api, points)
+            print(f"- request size by turn, {api} ({PHOTO_KIB} KiB images): "
+                  + ", ".join(f"turn {p}: {s / MiB:.2f} MiB" for p, s in measured.items()) + "; limit 20 MiB")
     elif name == "history":
         result = await history_load(100)
         print(f"- load a 100-turn thread's history ({SMALL_KIB} KiB images): median {result['median_ms']:.1f} ms")

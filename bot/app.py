@@ -30,6 +30,24 @@ from core.store import Store
 log = logging.getLogger(__name__)
 
 
+def gemini_config(settings: Settings, base_url: str | None, api_key: str | None, *, offline: bool) -> GeminiConfig:
+    """The model's settings: the Gemini API or Vertex AI (project and ADC, or an express-mode key)."""
+    vertexai = settings.vertexai and not offline  # the stand-in speaks the Gemini API's paths
+    return GeminiConfig(
+        api_key=api_key or "",
+        base_url=base_url,
+        api_version="v1beta" if offline else settings.gemini_api_version,
+        timeout_s=settings.gemini_timeout_s,
+        attempts=settings.gemini_retry_attempts,
+        initial_delay_s=settings.gemini_retry_delay_s,
+        api=settings.gemini_api,
+        store=settings.gemini_store,
+        vertexai=vertexai,
+        project=settings.cloud_project if vertexai else None,
+        location=settings.cloud_location if vertexai else None,
+    )
+
+
 async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bool) -> Engine:
     base_url, api_key = settings.gemini_base_url, settings.gemini_api_key
     if offline:
@@ -39,16 +57,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         log.info("offline: Gemini is the built-in stand-in at %s", base_url)
     store = await Store.open(settings.db_path)
     stack.push_async_callback(store.close)
-    model = GeminiModel(
-        GeminiConfig(
-            api_key=api_key or "",
-            base_url=base_url,
-            api_version=settings.gemini_api_version,
-            timeout_s=settings.gemini_timeout_s,
-            attempts=settings.gemini_retry_attempts,
-            initial_delay_s=settings.gemini_retry_delay_s,
-        )
-    )
+    model = GeminiModel(gemini_config(settings, base_url, api_key, offline=offline))
     stack.push_async_callback(model.aclose)
     lineup = await discover(model, settings.gemini_model)  # which models this key offers; never fatal
     limits = Limits(settings.user_daily_images, settings.daily_budget_usd, settings.monthly_budget_usd)

@@ -1,8 +1,9 @@
-"""The offline stand-in model: a local server that speaks Gemini's `generateContent` and draws the prompt.
+"""The offline stand-in model: a local server that speaks Gemini's `generateContent` and Interactions API
+(keeping the interactions it was asked to store) and draws the prompt.
 
 `--offline` points the real google-genai client at it, so the whole bot (history, thought signatures, edits,
-ratios and sizes) runs without a key. Edits paste the input images into the picture. The test emulator builds
-on the same wire code (`parse_request`, `image_answer`).
+ratios and sizes, server-side chains) runs without a key. Edits paste the input images into the picture. The
+test emulator builds on the same wire code (`parse_request`, `image_answer`, `bot.offline_interactions`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import io
 import json
 import logging
 import textwrap
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import ValidationError
 
+from bot import offline_interactions
 from core import catalogue
 from core.options import dimensions
 
@@ -29,6 +33,7 @@ MAX_BODY = 64 * 1024 * 1024
 THOUGHT_TOKENS = 180  # what a thinking model reports in `thoughtsTokenCount` for one image
 # Models a key lists besides the image models (the real list holds dozens of text, embedding and audio models).
 OTHER_MODELS = ("gemini-3.5-flash", "text-embedding-005")
+KEPT_INTERACTIONS = 500  # the stand-in forgets the oldest stored interactions past this many
 
 
 def b64decode(value: str) -> bytes:
@@ -47,6 +52,12 @@ class WireRequest:
     image_size: str | None
     body_bytes: int
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    api: str = "generate_content"  # or "interactions"
+    path: str = ""
+    previous_interaction_id: str | None = None
+    store: bool = True
+    sent: int = 0  # contents in the body itself; `contents` also holds a continued chain's stored turns
+    auth: str | None = None  # how the client authenticated: its API key header or `Bearer …`
 
     @property
     def message(self) -> dict[str, Any]:
@@ -70,24 +81,38 @@ class WireRequest:
         return [p["inline_data"]["data"] for p in self.message.get("parts", []) if "inline_data" in p]
 
 
+@dataclass(frozen=True)
+class WireError:
+    """An HTTP error answer; each endpoint renders it in its own JSON shape."""
+
+    code: int
+    status: str
+    message: str
+    retry_after: float | None = None
+    code_name: str | None = None  # the Interactions API's string code, when not the usual one for `code`
+
+
+def wire_content(content: dict[str, Any]) -> dict[str, Any]:
+    """A camelCase or snake_case JSON Content in python mode: inline bytes decoded, signatures as sent."""
+    parts = []
+    for part in content.get("parts", []):
+        part = dict(part)
+        inline = part.pop("inlineData", None) or part.pop("inline_data", None)
+        if inline is not None:
+            part["inline_data"] = {
+                "mime_type": inline.get("mimeType", inline.get("mime_type")),
+                "data": b64decode(inline.get("data", "")),
+            }
+        signature = part.pop("thoughtSignature", None) or part.pop("thought_signature", None)
+        if signature is not None:
+            part["thought_signature"] = signature
+        parts.append(part)
+    return {"role": content.get("role"), "parts": parts}
+
+
 def parse_request(model: str, body: bytes) -> WireRequest:
     raw = json.loads(body)
-    contents = []
-    for content in raw.get("contents", []):
-        parts = []
-        for part in content.get("parts", []):
-            part = dict(part)
-            inline = part.pop("inlineData", None) or part.pop("inline_data", None)
-            if inline is not None:
-                part["inline_data"] = {
-                    "mime_type": inline.get("mimeType", inline.get("mime_type")),
-                    "data": b64decode(inline.get("data", "")),
-                }
-            signature = part.pop("thoughtSignature", None) or part.pop("thought_signature", None)
-            if signature is not None:
-                part["thought_signature"] = signature
-            parts.append(part)
-        contents.append({"role": content.get("role"), "parts": parts})
+    contents = [wire_content(content) for content in raw.get("contents", [])]
     config = raw.get("generationConfig") or {}
     image_config = config.get("imageConfig") or config.get("image_config") or {}
     return WireRequest(
@@ -97,6 +122,7 @@ def parse_request(model: str, body: bytes) -> WireRequest:
         image_size=image_config.get("imageSize", image_config.get("image_size")),
         body_bytes=len(body),
         raw=raw,
+        sent=len(contents),
     )
 
 
@@ -146,19 +172,26 @@ def image_answer(
         parts.append({"text": "Planning the composition.", "thought": True})
         image_part["thoughtSignature"] = base64.b64encode(signature).decode()
     parts += [{"text": text}, image_part]
+    usage = {"promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens + thoughts}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
     return {
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {
-            "promptTokenCount": 12, "candidatesTokenCount": tokens, "totalTokenCount": 12 + tokens + thoughts,
-            **({"thoughtsTokenCount": thoughts} if thoughts else {}),
-        },
+        "usageMetadata": usage,
         "modelVersion": model,
         "responseId": response_id,
     }
 
 
-def error_answer(code: int, status: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, "status": status}}, status=code)
+def error_answer(code: int, status: str, message: str, retry_after: float | None = None) -> web.Response:
+    response = web.json_response({"error": {"code": code, "message": message, "status": status}}, status=code)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _auth(request: web.Request) -> str | None:
+    return request.headers.get("x-goog-api-key") or request.headers.get("Authorization")
 
 
 def model_entry(model_id: str) -> dict[str, Any]:
@@ -176,7 +209,8 @@ def model_entry(model_id: str) -> dict[str, Any]:
 
 
 class GeminiStandIn:
-    """A `generateContent` server on 127.0.0.1. `await start()` returns its base URL; `await stop()`."""
+    """A Gemini server on 127.0.0.1: generateContent and the Interactions API, on the Gemini API's paths and
+    Vertex AI's. `await start()` returns its base URL; `await stop()`."""
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -186,9 +220,16 @@ class GeminiStandIn:
         self.offered = [m.id for m in catalogue.MODELS.values() if m.status != catalogue.RETIRED]
         self.page_size = 50  # models.list's default page size; the caller's pageSize wins when smaller
 
+        self.interactions: OrderedDict[str, tuple[str, list[dict[str, Any]]]] = OrderedDict()
+        self._next_id = 0
+
     async def start(self) -> str:
         app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_post("/{version}/models/{model}:generateContent", self._handle)
+        for prefix in ("/{version}", "/{version}/publishers/google", "/{version}/projects/{p}/locations/{l}",
+                       "/{version}/projects/{p}/locations/{l}/publishers/google"):
+            app.router.add_post(prefix + "/models/{model}:generateContent", self._handle)
+        for prefix in ("/{version}", "/{version}/projects/{p}/locations/{l}"):
+            app.router.add_post(prefix + "/interactions", self._interact)
         app.router.add_get("/{version}/models", self._list)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -204,15 +245,23 @@ class GeminiStandIn:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.calls += 1
         wire = parse_request(request.match_info["model"], await request.read())
-        return self.not_offered(wire.model) or await self.answer(wire, request)
+        self.calls += 1
+        received = asyncio.get_running_loop().time()
+        wire.path, wire.auth = request.path, _auth(request)
+        try:
+            answer = await self.serve(wire)
+            if isinstance(answer, WireError):
+                return error_answer(answer.code, answer.status, answer.message, answer.retry_after)
+            return web.json_response(answer)
+        finally:
+            await self.settle(received)
 
-    def not_offered(self, model: str) -> web.Response | None:
+    def not_offered(self, model: str) -> WireError | None:
         if model in self.offered:
             return None
-        return error_answer(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
-                                              "supported for generateContent.")
+        return WireError(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
+                                           "supported for generateContent.", code_name="model_not_found")
 
     async def _list(self, request: web.Request) -> web.Response:
         """`GET /{version}/models?pageSize=N&pageToken=T`: the offered models, a page at a time."""
@@ -227,7 +276,53 @@ class GeminiStandIn:
             body["nextPageToken"] = str(start + size)
         return web.json_response(body)
 
-    async def answer(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
+    async def _interact(self, request: web.Request) -> web.StreamResponse:
+        try:
+            wire = offline_interactions.parse_interaction(await request.read(), request.path)
+        except ValidationError as exc:
+            return offline_interactions.interaction_error(WireError(400, "INVALID_ARGUMENT", str(exc)[:500]))
+        self.calls += 1
+        received = asyncio.get_running_loop().time()
+        wire.auth = _auth(request)
+        try:
+            answer = await self.serve(wire)
+            if isinstance(answer, WireError):
+                return offline_interactions.interaction_error(answer)
+            self._next_id += 1
+            interaction_id = f"interaction-{self._next_id}"
+            if wire.store:
+                self._keep(interaction_id, wire, answer)
+            return web.json_response(
+                offline_interactions.interaction_answer(answer, interaction_id=interaction_id, wire=wire)
+            )
+        finally:
+            await self.settle(received)
+
+    def _keep(self, interaction_id: str, wire: WireRequest, answer: dict[str, Any]) -> None:
+        candidate = (answer.get("candidates") or [{}])[0]
+        model_turn = wire_content(candidate.get("content") or {"role": "model", "parts": []})
+        self.interactions[interaction_id] = (wire.model, [*wire.contents, model_turn])
+        while len(self.interactions) > KEPT_INTERACTIONS:
+            self.interactions.popitem(last=False)
+
+    async def settle(self, received: float) -> None:
+        """Called with each answer ready to send; the test emulator waits here for its scripted latency."""
+
+    async def serve(self, wire: WireRequest) -> dict[str, Any] | WireError:
+        """The answer to one request, generateContent-shaped; an Interactions request continues its chain."""
+        if (gone := self.not_offered(wire.model)) is not None:
+            return gone
+        if wire.previous_interaction_id is not None:
+            if not wire.store:
+                return WireError(400, "INVALID_ARGUMENT", "previous_interaction_id cannot be used with store=false.")
+            chain = self.interactions.get(wire.previous_interaction_id)
+            if chain is None:
+                return WireError(404, "NOT_FOUND", f"Interaction '{wire.previous_interaction_id}' was not found.",
+                                 code_name="not_found")
+            wire.contents = [*chain[1], *wire.contents]
+        return await self.answer(wire)
+
+    async def answer(self, wire: WireRequest) -> dict[str, Any] | WireError:
         """Draw the prompt at the size Gemini would; subclasses script other answers."""
         width, height = dimensions(wire.aspect_ratio, wire.image_size)
         # an edit pastes its input images; a refinement draws over the picture it refines
@@ -235,7 +330,7 @@ class GeminiStandIn:
         png = await asyncio.to_thread(
             draw, wire.prompt, width, height, wire.input_images, wire.previous_image, turns
         )
-        return web.json_response(self.image_response(png, wire))
+        return self.image_response(png, wire)
 
     def image_response(self, png: bytes, wire: WireRequest) -> dict[str, Any]:
         response_id = f"offline-{self.calls}"

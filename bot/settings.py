@@ -32,6 +32,11 @@ class Settings:
     gemini_base_url: str | None = None
     gemini_api_version: str = "v1beta"
     gemini_model: str = DEFAULT_MODEL
+    gemini_api: str = "interactions"  # or "generate_content"
+    gemini_store: bool = True  # False: Gemini keeps no conversation state; the bot sends its window each turn
+    vertexai: bool = False
+    cloud_project: str | None = None
+    cloud_location: str | None = None
     db_path: Path = Path("data/bot.db")
     discord_token: str | None = field(default=None, repr=False)
     discord_guild_ids: tuple[int, ...] = ()
@@ -110,6 +115,18 @@ class Settings:
                 raise ValueError(raw)
             return value
 
+        def flag(raw: str) -> bool:
+            lowered = raw.lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return lowered in ("1", "true", "yes", "on")
+
+        def api(raw: str) -> str:
+            value = raw.lower().replace("-", "_")
+            if value not in ("interactions", "generate_content"):
+                raise ValueError(raw)
+            return value
+
         def ids(name: str) -> frozenset[str]:
             raw = text(name)
             if raw is None:
@@ -137,11 +154,17 @@ class Settings:
         app_token = text("SLACK_APP_TOKEN")
         if app_token and not app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        vertexai = parsed("GOOGLE_GENAI_USE_VERTEXAI", flag, False, "true or false")
         settings = cls(
             gemini_api_key=text("GEMINI_API_KEY") or text("GOOGLE_API_KEY"),
             gemini_base_url=url("GEMINI_BASE_URL", ("http", "https")),
-            gemini_api_version=text("GEMINI_API_VERSION") or cls.gemini_api_version,
+            gemini_api_version=text("GEMINI_API_VERSION") or ("v1beta1" if vertexai else cls.gemini_api_version),
             gemini_model=model,
+            gemini_api=parsed("GEMINI_API", api, cls.gemini_api, "interactions or generate_content"),
+            gemini_store=parsed("GEMINI_STORE", flag, cls.gemini_store, "true or false"),
+            vertexai=vertexai,
+            cloud_project=text("GOOGLE_CLOUD_PROJECT"),
+            cloud_location=text("GOOGLE_CLOUD_LOCATION"),
             db_path=Path(text("BOT_DB_PATH") or cls.db_path),
             discord_token=text("DISCORD_TOKEN"),
             discord_guild_ids=guilds,
@@ -180,7 +203,10 @@ class Settings:
     def require(self, *, offline: bool, platforms: tuple[str, ...]) -> None:
         """Check that what the chosen command needs is set; raise one SettingsError naming all that is missing."""
         problems = []
-        if not offline and not self.gemini_api_key:
+        if not offline and self.vertexai and not (self.cloud_project or self.gemini_api_key):
+            problems.append("GOOGLE_GENAI_USE_VERTEXAI=true needs GOOGLE_CLOUD_PROJECT (with Application Default "
+                            "Credentials) or GOOGLE_API_KEY (Vertex AI express mode)")
+        elif not offline and not self.vertexai and not self.gemini_api_key:
             problems.append("GEMINI_API_KEY is not set (get one at Google AI Studio), or run with --offline")
         if "discord" in platforms and not self.discord_token:
             problems.append("DISCORD_TOKEN is not set (the bot token from the Discord developer portal)")

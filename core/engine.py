@@ -13,6 +13,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
 from core import catalogue, images, options, turns
 from core.budget import Accountant, Limits, usage_report
@@ -312,14 +313,14 @@ class Engine:
         try:
             async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt):
                 budget = self._config.raw_budget - _content_size(message)
-                history = await self._store.history(
-                    thread.id, before or turn_id, self._config.history_turns, max(0, budget)
-                )
-                models = await self._store.turn_models(thread.id, before or turn_id, self._config.history_turns)
-                history = for_model(history, models, chosen.model)  # another model's signatures are refused
-                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size)
+                previous = await self._chain(thread.id, before or turn_id, chosen.model)
+                window = partial(self._window, thread.id, before or turn_id, chosen.model, max(0, budget))
+                # with a chain to continue, the window is read only if Gemini turns out not to have it
+                history = [] if previous is not None else await window()
+                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
+                                       previous, load_history=window if previous is not None else None)
                 result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
-                await self._store.complete_turn(turn_id, result.content)
+                await self._store.complete_turn(turn_id, result.content, result.interaction_id)
                 cost = self.accountant.prices.cost(
                     chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
                 )
@@ -355,6 +356,17 @@ class Engine:
             "Press Try again, or send the message again.",
             reason=gone.reason, model=chosen.model,
         )
+
+    async def _chain(self, thread_id: int, before: int, model: str) -> str | None:
+        """Gemini's stored interaction to continue from: that of the turn just before, if the same model made it."""
+        point = await self._store.chain_point(thread_id, before)
+        return point[0] if point is not None and point[1] == model else None
+
+    async def _window(self, thread_id: int, before: int, model: str, budget: int) -> list[Content]:
+        """Our bounded window, in a form `model` accepts (Gemini refuses the signatures of another model)."""
+        history = await self._store.history(thread_id, before, self._config.history_turns, budget)
+        models = await self._store.turn_models(thread_id, before, self._config.history_turns)
+        return for_model(history, models, model)
 
     async def _generate(self, call: GenerateRequest, owner: str, request: _Request) -> Generation:
         """The model call, in the fair queue; a 429 pauses the whole queue and the request goes again first."""

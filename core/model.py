@@ -7,14 +7,17 @@ that says why (a prompt block, a safety finish, quota, auth, Gemini unavailable)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
 from google import genai
+from google.genai import _interactions as gi_errors
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from core import interactions
 from core.catalogue import capabilities
 from core.events import (
     AuthFailed,
@@ -68,6 +71,14 @@ class GenerateRequest:
     message: Content
     aspect_ratio: str | None = None
     image_size: str | None = None
+    previous_interaction_id: str | None = None  # Gemini's stored chain to continue, when it can be used
+    # With a chain to continue, the engine leaves `history` empty and hands this instead: the window is read
+    # from the store only if the chain cannot be used after all.
+    load_history: Callable[[], Awaitable[list[Content]]] | None = field(default=None, compare=False, repr=False)
+
+    async def window(self) -> list[Content]:
+        """Our own bounded history before `message`."""
+        return await self.load_history() if self.load_history is not None else self.history
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ class Generation:
     total_tokens: int = 0
     finish_reason: str | None = None
     thought_tokens: int = 0  # `thoughtsTokenCount`: billed as output, not part of `output_tokens`
+    interaction_id: str | None = None  # set when Gemini stored this turn (Interactions API, store=true)
 
 
 @dataclass(frozen=True)
@@ -107,18 +119,29 @@ class ImageModel(Protocol):
 class GeminiConfig:
     api_key: str
     base_url: str | None = None
-    api_version: str = "v1beta"
+    api_version: str | None = "v1beta"
     timeout_s: float = 120.0
     attempts: int = 4
     initial_delay_s: float = 2.0
     max_delay_s: float = 30.0
+    api: str = "interactions"  # or "generate_content"
+    store: bool = True  # let Gemini keep the conversation (Interactions API); False: our window every turn
+    vertexai: bool = False
+    project: str | None = None
+    location: str | None = None
+    credentials: Any = field(default=None, repr=False)  # google.auth credentials; None: ADC or the API key
 
 
 class GeminiModel:
-    """`ImageModel` on `google-genai`'s async client, with its own retry for 408 and 5xx (a 429 is the engine's)."""
+    """`ImageModel` on `google-genai`'s async client: the Interactions API by default, else generateContent; its
+    own retry for 408 and 5xx (a 429 is the engine's).
+
+    A model that the Interactions API refuses as unsupported moves to generateContent for the rest of the run.
+    """
 
     def __init__(self, config: GeminiConfig) -> None:
         self._config = config
+        self._legacy: set[str] = set()  # models the Interactions API refused as unsupported
         retry = types.HttpRetryOptions(
             attempts=config.attempts,
             initial_delay=config.initial_delay_s,
@@ -127,20 +150,53 @@ class GeminiModel:
             jitter=min(1.0, config.initial_delay_s),
             http_status_codes=list(RETRY_STATUSES),
         )
-        self._client = genai.Client(
-            api_key=config.api_key,
-            http_options=types.HttpOptions(
-                base_url=config.base_url,
-                api_version=config.api_version,
-                timeout=int(config.timeout_s * 1000),
-                retry_options=retry,
-            ),
+        http_options = types.HttpOptions(
+            base_url=config.base_url,
+            api_version=config.api_version,
+            timeout=int(config.timeout_s * 1000),
+            retry_options=retry,
         )
+        if config.vertexai:
+            project_mode = config.project is not None
+            self._client = genai.Client(
+                vertexai=True,
+                api_key=None if project_mode else config.api_key,
+                project=config.project,
+                location=config.location if project_mode else None,
+                credentials=config.credentials if project_mode else None,
+                http_options=http_options,
+            )
+        else:
+            self._client = genai.Client(api_key=config.api_key, http_options=http_options)
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
 
+    def api_for(self, model: str) -> str:
+        """The API path a request for `model` takes now."""
+        return "generate_content" if self._config.api != "interactions" or model in self._legacy else "interactions"
+
     async def generate(self, request: GenerateRequest) -> Generation:
+        try:
+            if self.api_for(request.model) == "interactions":
+                try:
+                    return await self._interaction(request)
+                except interactions.Unsupported as exc:
+                    self._legacy.add(request.model)
+                    log.warning("the Interactions API does not serve %s here (%s); using generateContent for it",
+                                request.model, exc)
+            return await self._generate_content(request)
+        except genai_errors.APIError as exc:
+            raise api_failure(exc, request.model) from exc
+        except (TimeoutError, gi_errors.APITimeoutError) as exc:
+            raise ModelUnavailable(
+                f"Gemini did not answer within {self._config.timeout_s:.0f} s. Try again in a moment."
+            ) from exc
+        except (aiohttp.ClientError, OSError, gi_errors.APIConnectionError) as exc:
+            log.warning("cannot reach Gemini: %s", type(exc).__name__)
+            raise ModelUnavailable("The bot could not reach Gemini. Try again in a few minutes.") from exc
+
+    async def _generate_content(self, request: GenerateRequest) -> Generation:
         image_config = types.ImageConfig(
             aspect_ratio=request.aspect_ratio,
             image_size=request.image_size if capabilities(request.model).sizes else None,
@@ -150,20 +206,10 @@ class GeminiModel:
             image_config=image_config,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
-        contents = [types.Content.model_validate(c) for c in (*request.history, request.message)]
-        try:
-            response = await self._client.aio.models.generate_content(
-                model=request.model, contents=contents, config=config
-            )
-        except genai_errors.APIError as exc:
-            raise api_failure(exc, request.model) from exc
-        except TimeoutError as exc:
-            raise ModelUnavailable(
-                f"Gemini did not answer within {self._config.timeout_s:.0f} s. Try again in a moment."
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            log.warning("cannot reach Gemini: %s", type(exc).__name__)
-            raise ModelUnavailable("The bot could not reach Gemini. Try again in a few minutes.") from exc
+        contents = [types.Content.model_validate(c) for c in (*await request.window(), request.message)]
+        response = await self._client.aio.models.generate_content(
+            model=request.model, contents=contents, config=config
+        )
         return read_response(response)
 
     async def list_models(self) -> list[ListedModel]:
@@ -179,6 +225,16 @@ class GeminiModel:
             raise api_failure(exc, "models.list") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ModelUnavailable(f"Gemini's models.list could not be reached ({type(exc).__name__}).") from exc
+
+    async def _interaction(self, request: GenerateRequest) -> Generation:
+        size = request.image_size if capabilities(request.model).sizes else None
+        answer = await interactions.create(self._client, request, size, store=self._config.store)
+        content, images, text, usage, interaction_id = interactions.read_interaction(answer, stored=self._config.store)
+        return Generation(
+            content=content, images=images, text=text, prompt_tokens=usage["prompt"],
+            output_tokens=usage["output"], total_tokens=usage["total"], thought_tokens=usage["thought"],
+            finish_reason="STOP", interaction_id=interaction_id,
+        )
 
 
 def _code(value: object) -> str:

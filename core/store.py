@@ -67,6 +67,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE usage ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
     """,
+    """
+    ALTER TABLE turns ADD COLUMN interaction_id TEXT;  -- Gemini's stored interaction for this turn, if any
+    """,
 )
 
 
@@ -244,12 +247,12 @@ class Store:
             await self._db.commit()
         return turn_id
 
-    async def complete_turn(self, turn_id: int, response: Content) -> None:
+    async def complete_turn(self, turn_id: int, response: Content, interaction_id: str | None = None) -> None:
         text, blobs = await asyncio.to_thread(dehydrate, response)
         async with self._write:
             await self._db.execute(
-                "UPDATE turns SET status='ok', response=?, size=size+?, error=NULL WHERE id=?",
-                (text, len(text) + sum(map(len, blobs.values())), turn_id),
+                "UPDATE turns SET status='ok', response=?, size=size+?, error=NULL, interaction_id=? WHERE id=?",
+                (text, len(text) + sum(map(len, blobs.values())), interaction_id, turn_id),
             )
             await self._put_blobs(turn_id, blobs)
             await self._db.commit()
@@ -301,6 +304,16 @@ class Store:
             (thread_id, before_turn, max_turns),
         )
         return [row[0] for row in rows]
+
+    async def chain_point(self, thread_id: int, before_turn: int) -> tuple[str | None, str] | None:
+        """(interaction id, model) of the newest completed turn before `before_turn`: where Gemini's chain ends."""
+        async with self._db.execute(
+            "SELECT interaction_id, model FROM turns WHERE thread_id=? AND status='ok' AND id<? "
+            "ORDER BY id DESC LIMIT 1",
+            (thread_id, before_turn),
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else None
 
     async def get_turn(self, turn_id: int) -> TurnRecord | None:
         rows = await self._rows(

@@ -44,8 +44,14 @@ async def store(tmp_path):
 
 
 @pytest.fixture
-async def model(gemini):
-    real = GeminiModel(gemini_config(gemini))
+def gemini_api() -> str:
+    """The API path the `model` fixture takes; a test module may parametrize it over both."""
+    return "interactions"
+
+
+@pytest.fixture
+async def model(gemini, gemini_api):
+    real = GeminiModel(gemini_config(gemini, api=gemini_api))
     yield real
     await real.aclose()
 

@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from core.engine import Engine, EngineConfig
 from core.events import (
     Blocked,
@@ -17,13 +19,20 @@ from core.events import (
     UnsupportedOption,
     User,
 )
+from core.model import GeminiModel
 from tests import pictures
 from tests.emulators.gemini import Block, TextOnly
-from tests.support import until
+from tests.support import gemini_config, until
 
 KEY = ThreadKey("discord", "g1", "c1", "t1")
 ALICE = User("alice")
 MiB = 2**20
+
+
+@pytest.fixture(params=["interactions", "generate_content"])
+def gemini_api(request) -> str:
+    """Every test here runs on both API paths."""
+    return request.param
 
 
 async def test_start_then_refine_sends_the_earlier_turns_with_signatures(engine, gemini):
@@ -142,9 +151,17 @@ async def test_calls_in_flight_are_capped_across_threads(store, model, gemini):
     assert all(r.ok for r in replies) and gemini.max_in_flight == 2
 
 
-async def test_long_thread_requests_stay_flat_once_the_window_is_full(store, model, gemini):
+@pytest.fixture
+async def windowed(gemini, gemini_api):
+    """A model that sends our own window every turn: generateContent, or the Interactions API with store=false."""
+    real = GeminiModel(gemini_config(gemini, api=gemini_api, store=False))
+    yield real
+    await real.aclose()
+
+
+async def test_long_thread_requests_stay_flat_once_the_window_is_full(store, windowed, gemini):
     gemini.image = lambda wire: pictures.noise_png(200, 200, seed=len(gemini.requests))
-    engine = Engine(store, model, EngineConfig(default_model="pro", history_turns=6))
+    engine = Engine(store, windowed, EngineConfig(default_model="pro", history_turns=6))
     await engine.handle(StartThread(KEY, ALICE, "turn 1"))
     for i in range(2, 26):
         assert (await engine.handle(NextTurn(KEY, ALICE, f"turn {i:02d}"))).ok
@@ -154,9 +171,9 @@ async def test_long_thread_requests_stay_flat_once_the_window_is_full(store, mod
     assert len(gemini.requests[24].contents) == 13  # 6 exchanges and the new message
 
 
-async def test_a_thread_of_large_images_never_reaches_the_inline_limit(store, model, gemini):
+async def test_a_thread_of_large_images_never_reaches_the_inline_limit(store, windowed, gemini):
     gemini.image = lambda wire: pictures.noise_png(1000, 1000, seed=len(gemini.requests))  # about 3 MB each
-    engine = Engine(store, model, EngineConfig(history_turns=6))
+    engine = Engine(store, windowed, EngineConfig(history_turns=6))
     photo = pictures.noise_png(1000, 1000, seed=99)
     await engine.handle(StartThread(KEY, ALICE, "start", (ImageInput(photo),)))
     for i in range(14):

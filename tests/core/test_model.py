@@ -17,6 +17,12 @@ def ask(text="a red fox", model=FLASH, ratio=None, size=None, history=()):
     return GenerateRequest(model, list(history), {"role": "user", "parts": [{"text": text}]}, ratio, size)
 
 
+@pytest.fixture(params=["interactions", "generate_content"])
+def gemini_api(request) -> str:
+    """Every test here runs on both API paths."""
+    return request.param
+
+
 async def test_an_image_with_text_usage_and_the_model_turn_verbatim(model, gemini):
     result = await model.generate(ask(model=PRO, ratio="16:9", size="2K"))
     assert len(result.images) == 1 and result.images[0].mime_type == "image/png"
@@ -27,7 +33,10 @@ async def test_an_image_with_text_usage_and_the_model_turn_verbatim(model, gemin
     assert parts[0]["thought"] is True and isinstance(parts[-1]["thought_signature"], bytes)
     wire = gemini.requests[-1]
     assert (wire.model, wire.aspect_ratio, wire.image_size) == (PRO, "16:9", "2K")
-    assert wire.raw["generationConfig"]["responseModalities"] == ["TEXT", "IMAGE"]
+    if wire.api == "generate_content":
+        assert wire.raw["generationConfig"]["responseModalities"] == ["TEXT", "IMAGE"]
+    else:
+        assert {"type": "text"} in wire.raw["response_format"] and "input" in wire.raw
 
 
 async def test_size_is_not_sent_to_a_model_without_sizes(model, gemini):

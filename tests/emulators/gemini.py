@@ -1,10 +1,12 @@
 """A scriptable Gemini emulator on 127.0.0.1 that the real google-genai client talks to.
 
-It speaks `POST /{version}/models/{model}:generateContent` and `GET /{version}/models` (models.list, paged; which
-models are offered is `offered`, and any other model answers 404), records every request (decoded), can script
-latency, HTTP errors, prompt blocks, safety finishes and text-only answers, and checks thought signatures on the way
-back as Gemini 3 models do: a model turn re-sent without the signature it was given, or with a signature that
-another model issued, is refused with a 400.
+It speaks `POST /{version}/models/{model}:generateContent`, the Interactions API (`POST /{version}/interactions`, in
+the SDK's own types; stored interactions can be forgotten, and a model can be refused as unsupported there), on the
+Gemini API's paths and Vertex AI's, and `GET /{version}/models` (models.list, paged; which models are offered is
+`offered`, and any other model answers 404). It records every request (decoded), can script latency, HTTP errors,
+prompt blocks, safety finishes and text-only answers on both endpoints, and checks thought signatures on the way back
+as Gemini 3 models do: a model turn re-sent without the signature it was given, or with a signature that another
+model issued, is refused with a 400.
 
 Tests that need requests to overlap close the gate (`hold()`), wait until `held` says the requests are there, and
 `release()` them: ordering by a gate, not by guessing with latency.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.offline import GeminiStandIn, WireRequest, b64decode, error_answer, parse_request
+from bot.offline import GeminiStandIn, WireError, WireRequest, b64decode, error_answer, parse_request
 from core.catalogue import capabilities
 
 
@@ -33,6 +35,7 @@ class Status:
     status: str = ""
     message: str = "scripted error"
     retry_after: float | None = None
+    interactions_code: str | None = None  # the Interactions API's string code, when not the usual one for `code`
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class GeminiEmulator(GeminiStandIn):
         self.requests: list[WireRequest] = []
         # sha256 of an image we returned -> (model, signature) given with it (one image may be drawn twice)
         self.signatures: dict[str, set[tuple[str, bytes]]] = {}
+        self.refuse_interactions: set[str] = set()  # models the Interactions endpoint refuses as unsupported
         self.in_flight = 0
         self.max_in_flight = 0
         self.list_calls = 0  # models.list requests (pages), not counted in `calls`
@@ -130,7 +134,7 @@ class GeminiEmulator(GeminiStandIn):
         self.release()
         await super().stop()
 
-    async def _gate(self) -> web.StreamResponse | None:
+    async def _gate(self) -> WireError | None:
         if not self._holding or self._stopping.is_set():
             return None
         ticket = asyncio.get_running_loop().create_future()
@@ -138,68 +142,64 @@ class GeminiEmulator(GeminiStandIn):
         try:
             await asyncio.wait_for(ticket, GATE_LIMIT_S)
         except TimeoutError:
-            return error_answer(504, "DEADLINE_EXCEEDED", f"held at the emulator's gate for {GATE_LIMIT_S:.0f} s")
+            return WireError(504, "DEADLINE_EXCEEDED", f"held at the emulator's gate for {GATE_LIMIT_S:.0f} s")
         finally:
             if ticket in self._held:
                 self._held.remove(ticket)
         return None
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.calls += 1
-        body = await request.read()
-        received = asyncio.get_running_loop().time()
-        wire = parse_request(request.match_info["model"], body)
+    def forget(self, *ids: str) -> None:
+        """Expire stored interactions (all of them when no id is given), as Gemini does after its retention."""
+        for interaction_id in ids or list(self.interactions):
+            self.interactions.pop(interaction_id, None)
+
+    async def serve(self, wire: WireRequest) -> dict | WireError:
         self.sizes.append(wire.body_bytes)
         if self.keep_requests:
             self.requests.append(wire)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        refused = await self._gate()
+        if refused is not None:
+            return refused
+        if wire.api == "interactions" and wire.model in self.refuse_interactions:
+            return WireError(400, "INVALID_ARGUMENT", f"Model {wire.model} is not supported by the Interactions API.")
+        return await super().serve(wire)
+
+    async def settle(self, received: float) -> None:
+        """`latency` is the model's time from a received request to its answer, its own work included."""
         try:
-            refused = await self._gate()
-            if refused is not None:
-                return refused
-            response = self.not_offered(wire.model) or await self._scripted(wire, request)
-            # `latency` is the model's time from a received request to its answer, its own work included
             remaining = self.latency - (asyncio.get_running_loop().time() - received)
             if remaining > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), remaining)
-            return response
         finally:
             self.in_flight -= 1
 
-    async def _scripted(self, wire: WireRequest, request: web.Request) -> web.StreamResponse:
+    async def answer(self, wire: WireRequest) -> dict | WireError:
         if self.script:
             item = self.script.popleft()
             if isinstance(item, Status):
-                response = error_answer(item.code, item.status or _STATUS_NAMES.get(item.code, "UNKNOWN"), item.message)
-                if item.retry_after is not None:
-                    response.headers["Retry-After"] = str(item.retry_after)
-                return response
+                status = item.status or _STATUS_NAMES.get(item.code, "UNKNOWN")
+                return WireError(item.code, status, item.message, item.retry_after, item.interactions_code)
             if isinstance(item, Block):
-                return web.json_response({"promptFeedback": {"blockReason": item.reason}, "modelVersion": wire.model})
+                return {"promptFeedback": {"blockReason": item.reason}, "modelVersion": wire.model}
             if isinstance(item, Finish):
-                return web.json_response({"candidates": [{"finishReason": item.reason, "index": 0}]})
-            return web.json_response(
-                {
-                    "candidates": [
-                        {
-                            "content": {"role": "model", "parts": [{"text": item.text}]},
-                            "finishReason": "STOP",
-                            "index": 0,
-                        }
-                    ],
-                    "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 9, "totalTokenCount": 14},
-                }
-            )
+                return {"candidates": [{"finishReason": item.reason, "index": 0}]}
+            return {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": item.text}]}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 9, "totalTokenCount": 14},
+            }
         if self.check_signatures and capabilities(wire.model).thinks:
             missing = self._missing_signature(wire)
             if missing:
-                return error_answer(400, "INVALID_ARGUMENT", missing)
+                return WireError(400, "INVALID_ARGUMENT", missing)
         if self.image is None:
-            return await self.answer(wire, request)
+            return await super().answer(wire)
         png = await asyncio.to_thread(self.image, wire)
-        return web.json_response(self.image_response(png, wire))
+        return self.image_response(png, wire)
 
     def image_response(self, png: bytes, wire: WireRequest) -> dict:
         answer = super().image_response(png, wire)

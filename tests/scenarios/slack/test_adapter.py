@@ -377,8 +377,9 @@ async def test_buttons_work_after_a_restart_on_the_same_database(
         await slack_emu.send_view_submission(view_id=opened.response["view"]["id"],  # type: ignore[index]
                                        values={"prompt": {"text": "add a dragon"}})
         await until(lambda: len(slack_emu.uploads) == 3)
-        # the stored history came back from the file: the first image and its reroll, then the new words
-        assert [c["role"] for c in gemini.requests[2].contents] == ["user", "model", "user", "model", "user"]
+        # the stored chain came back from the file: the new words continue from the reroll's interaction
+        assert gemini.requests[2].raw["previous_interaction_id"] == "interaction-2"
+        assert [c["role"] for c in gemini.requests[2].contents] == ["user", "model", "user"]
 
         delete = button(buttons, ACTION_DELETE)
         await slack_emu.send_block_action(ACTION_DELETE, delete["value"], message_ts=buttons["ts"])  # the requester
