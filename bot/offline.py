@@ -12,11 +12,9 @@ import asyncio
 import base64
 import hashlib
 import io
-import json
 import logging
 import textwrap
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
 from bot import offline_interactions
+from bot.wire import WireError, WireRequest, parse_request, wire_content
 from core import catalogue
 from core.options import dimensions
 
@@ -34,96 +33,6 @@ THOUGHT_TOKENS = 180  # what a thinking model reports in `thoughtsTokenCount` fo
 # Models a key lists besides the image models (the real list holds dozens of text, embedding and audio models).
 OTHER_MODELS = ("gemini-3.5-flash", "text-embedding-005")
 KEPT_INTERACTIONS = 500  # the stand-in forgets the oldest stored interactions past this many
-
-
-def b64decode(value: str) -> bytes:
-    """Either base64 alphabet, padded or not (google-genai sends URL-safe)."""
-    value = value.replace("-", "+").replace("_", "/")
-    return base64.b64decode(value + "=" * (-len(value) % 4))
-
-
-@dataclass
-class WireRequest:
-    """What a `generateContent` call asked for, with inline bytes decoded."""
-
-    model: str
-    contents: list[dict[str, Any]]
-    aspect_ratio: str | None
-    image_size: str | None
-    body_bytes: int
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
-    api: str = "generate_content"  # or "interactions"
-    path: str = ""
-    previous_interaction_id: str | None = None
-    store: bool = True
-    sent: int = 0  # contents in the body itself; `contents` also holds a continued chain's stored turns
-    auth: str | None = None  # how the client authenticated: its API key header or `Bearer …`
-
-    @property
-    def message(self) -> dict[str, Any]:
-        return self.contents[-1] if self.contents else {"parts": []}
-
-    @property
-    def prompt(self) -> str:
-        return " ".join(p["text"] for p in self.message.get("parts", []) if p.get("text")).strip()
-
-    @property
-    def previous_image(self) -> bytes | None:
-        """The newest image the model made earlier in this conversation."""
-        for content in reversed(self.contents[:-1]):
-            for part in reversed(content.get("parts", [])):
-                if content.get("role") == "model" and "inline_data" in part and not part.get("thought"):
-                    return part["inline_data"]["data"]
-        return None
-
-    @property
-    def input_images(self) -> list[bytes]:
-        return [p["inline_data"]["data"] for p in self.message.get("parts", []) if "inline_data" in p]
-
-
-@dataclass(frozen=True)
-class WireError:
-    """An HTTP error answer; each endpoint renders it in its own JSON shape."""
-
-    code: int
-    status: str
-    message: str
-    retry_after: float | None = None
-    code_name: str | None = None  # the Interactions API's string code, when not the usual one for `code`
-
-
-def wire_content(content: dict[str, Any]) -> dict[str, Any]:
-    """A camelCase or snake_case JSON Content in python mode: inline bytes decoded, signatures as sent."""
-    parts = []
-    for part in content.get("parts", []):
-        part = dict(part)
-        inline = part.pop("inlineData", None) or part.pop("inline_data", None)
-        if inline is not None:
-            part["inline_data"] = {
-                "mime_type": inline.get("mimeType", inline.get("mime_type")),
-                "data": b64decode(inline.get("data", "")),
-            }
-        signature = part.pop("thoughtSignature", None) or part.pop("thought_signature", None)
-        if signature is not None:
-            part["thought_signature"] = signature
-        parts.append(part)
-    return {"role": content.get("role"), "parts": parts}
-
-
-def parse_request(model: str, body: bytes) -> WireRequest:
-    raw = json.loads(body)
-    contents = [wire_content(content) for content in raw.get("contents", [])]
-    config = raw.get("generationConfig") or {}
-    image_config = config.get("imageConfig") or config.get("image_config") or {}
-    return WireRequest(
-        model=model,
-        contents=contents,
-        aspect_ratio=image_config.get("aspectRatio", image_config.get("aspect_ratio")),
-        image_size=image_config.get("imageSize", image_config.get("image_size")),
-        body_bytes=len(body),
-        raw=raw,
-        sent=len(contents),
-    )
 
 
 def draw(prompt: str, width: int, height: int, inputs: list[bytes], base: bytes | None = None, row: int = 0) -> bytes:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from google.genai import interactions as gi
 
-if TYPE_CHECKING:
-    from bot.offline import WireError, WireRequest
+from bot.wire import WireError, WireRequest, b64decode
 
 # HTTP status -> the Interactions API's string error code
 ERROR_CODES = {
@@ -37,8 +36,6 @@ ERROR_CODES = {
 
 def _part(item: Any) -> dict[str, Any] | None:
     """One SDK content item as a Gemini part (python mode: bytes decoded)."""
-    from bot.offline import b64decode
-
     if getattr(item, "type", None) == "text":
         return {"text": item.text}
     data = getattr(item, "data", None)
@@ -96,8 +93,6 @@ def _image_format(create: Any) -> tuple[str | None, str | None]:
 
 def parse_interaction(body: bytes, path: str) -> WireRequest:
     """A create-interaction body, validated by the SDK's type (raises pydantic's ValidationError)."""
-    from bot.offline import WireRequest
-
     create = gi.CreateModelInteraction.model_validate_json(body)
     ratio, size = _image_format(create)
     contents = input_contents(create.input)

@@ -10,8 +10,8 @@ import logging
 
 from core import catalogue
 from core.events import Failure
+from core.generation import ImageModel, ListedModel
 from core.lineup import Lineup
-from core.model import ImageModel, ListedModel
 
 log = logging.getLogger(__name__)
 

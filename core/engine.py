@@ -43,10 +43,10 @@ from core.events import (
     ThreadKey,
     User,
 )
+from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
 from core.lineup import Lineup
 from core.listing import model_lines
-from core.model import Content, GenerateRequest, Generation, ImageModel
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue

@@ -18,15 +18,15 @@ from google.genai import _interactions as gi_errors
 from google.genai import errors as genai_errors
 
 from core.events import Blocked, NoImage, OutputImage
+from core.generation import Content, GenerateRequest
+from core.reasons import BLOCKING, explain  # the one table of reasons, shared with generateContent
 
 if TYPE_CHECKING:
     from google import genai
 
-    from core.model import GenerateRequest
 
 log = logging.getLogger(__name__)
 
-Content = dict[str, Any]
 
 # The Interactions API's string error codes, as the gRPC status names the rest of the bot (and users) know.
 STATUS_NAMES = {
@@ -205,7 +205,6 @@ def read_interaction(interaction: Any, *, stored: bool) -> tuple[Content, tuple[
 
 
 def _raise_for_outcome(reason: str, images: bool, text: bool, status: str) -> None:
-    from core.model import BLOCKING, explain  # the one table of reasons, shared with generateContent
 
     if images:
         return

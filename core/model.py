@@ -7,9 +7,8 @@ that says why (a prompt block, a safety finish, quota, auth, Gemini unavailable)
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from google import genai
@@ -30,89 +29,15 @@ from core.events import (
     OutputImage,
     QuotaExhausted,
 )
+from core.generation import GenerateRequest, Generation, ListedModel
+from core.reasons import BLOCKING, explain
 
 log = logging.getLogger(__name__)
 
-Content = dict[str, Any]
 
 # 429 is not retried here: the engine pauses its whole queue instead, so the bot backs off as one client.
 RETRY_STATUSES = (408, 500, 502, 503, 504)
 
-# Why Gemini stopped, in words a user understands; keys are Gemini's own codes (block or finish reasons).
-REASONS = {
-    "SAFETY": "Gemini's safety filters flagged the request or its answer",
-    "IMAGE_SAFETY": "the generated image was stopped by Gemini's image safety filter",
-    "PROHIBITED_CONTENT": "it asks for content Google's usage policy prohibits",
-    "IMAGE_PROHIBITED_CONTENT": "the image would show content Google's usage policy prohibits",
-    "RECITATION": "the answer was too close to existing (possibly copyrighted) material",
-    "IMAGE_RECITATION": "the image was too close to existing (possibly copyrighted) material",
-    "BLOCKLIST": "the prompt contains blocked terms",
-    "SPII": "the answer would reveal sensitive personal information",
-    "JAILBREAK": "the prompt looks like an attempt to get around the safety rules",
-    "MODEL_ARMOR": "a Model Armor policy blocked it",
-    "IMAGE_OTHER": "image generation stopped without a specific reason (often a safety filter)",
-    "NO_IMAGE": "the model produced no image for this prompt",
-    "OTHER": "Gemini stopped without giving a specific reason",
-    "MAX_TOKENS": "the answer ran out of room before an image was made",
-    "MISSING_THOUGHT_SIGNATURE": "the conversation history was missing Gemini's thought signature",
-    "MALFORMED_RESPONSE": "Gemini produced a malformed answer",
-    "LANGUAGE": "the prompt's language is not supported",
-}
-BLOCKING = {
-    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "RECITATION", "IMAGE_RECITATION",
-    "BLOCKLIST", "SPII", "JAILBREAK", "MODEL_ARMOR", "IMAGE_OTHER",
-}
-
-
-@dataclass(frozen=True)
-class GenerateRequest:
-    model: str
-    history: list[Content]
-    message: Content
-    aspect_ratio: str | None = None
-    image_size: str | None = None
-    previous_interaction_id: str | None = None  # Gemini's stored chain to continue, when it can be used
-    # With a chain to continue, the engine leaves `history` empty and hands this instead: the window is read
-    # from the store only if the chain cannot be used after all.
-    load_history: Callable[[], Awaitable[list[Content]]] | None = field(default=None, compare=False, repr=False)
-
-    async def window(self) -> list[Content]:
-        """Our own bounded history before `message`."""
-        return await self.load_history() if self.load_history is not None else self.history
-
-
-@dataclass(frozen=True)
-class Generation:
-    content: Content  # the model's turn, verbatim (thought parts and signatures included), to store
-    images: tuple[OutputImage, ...]
-    text: str | None
-    prompt_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    finish_reason: str | None = None
-    thought_tokens: int = 0  # `thoughtsTokenCount`: billed as output, not part of `output_tokens`
-    interaction_id: str | None = None  # set when Gemini stored this turn (Interactions API, store=true)
-
-
-@dataclass(frozen=True)
-class ListedModel:
-    """One entry of Gemini's models.list: an id without `models/`, and the methods it serves."""
-
-    id: str
-    display_name: str = ""
-    methods: tuple[str, ...] = ()
-
-
-class ImageModel(Protocol):
-    async def generate(self, request: GenerateRequest) -> Generation:
-        """One model call; raises a `Failure` describing any outcome without a usable answer."""
-        ...
-
-    async def list_models(self) -> list[ListedModel]:
-        """Every model the API key may use (all pages); raises a `Failure` when Gemini cannot say."""
-        ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -239,10 +164,6 @@ class GeminiModel:
 
 def _code(value: object) -> str:
     return str(getattr(value, "value", None) or getattr(value, "name", None) or value).upper()
-
-
-def explain(reason: str) -> str:
-    return REASONS.get(reason, f"Gemini stopped with {reason}")
 
 
 def read_response(response: types.GenerateContentResponse) -> Generation:

@@ -76,6 +76,38 @@ def layer_violations(root: Path) -> dict[str, list[str]]:
     return found
 
 
+def import_cycles(root: Path, packages: tuple[str, ...] = ("core", "adapters", "bot")) -> list[list[str]]:
+    """Cycles among the modules of `packages`, type-only and function-local imports included (a package's
+    `__init__` is left out: importing `a.b` loads `a`, which imports nothing here)."""
+    modules = {
+        module_name(path, root): path
+        for package in packages
+        for path in sorted((root / package).rglob("*.py"))
+        if ".venv" not in path.parts and path.name != "__init__.py"
+    }
+    graph = {name: sorted(i for i in imports_of(path, root) if i in modules and i != name)
+             for name, path in modules.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        path.append(name)
+        for nxt in graph[name]:
+            if state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[name] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name)
+    return cycles
+
+
 def test_core_imports_no_platform_sdk():
     offenders = {
         str(path.relative_to(ROOT)): sorted(imported_modules(path) & PLATFORM_SDKS)
@@ -125,6 +157,28 @@ def test_the_layer_check_catches_each_kind_of_offender(tmp_path):
         "adapters.console": ["adapters.discord.translate", "adapters.discord.translate.caption"],
         "bench.run": ["tests.scenarios.slack.test_adapter"],
     }
+
+
+def test_no_import_cycle_between_modules_type_only_ones_included():
+    """Flows get a narrow context (adapters/discord/context.py), not the client module that builds them."""
+    assert import_cycles(ROOT) == []
+
+
+def test_the_cycle_check_catches_a_type_only_cycle(tmp_path):
+    files = {
+        "adapters/__init__.py": "",
+        "adapters/discord/__init__.py": "",
+        "adapters/discord/app.py": "from adapters.discord.flows import Flows\n",
+        "adapters/discord/flows.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                     "    from adapters.discord.app import Bot\n",
+        "adapters/discord/plain.py": "from adapters.discord import flows\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert import_cycles(tmp_path, ("adapters",)) == [
+        ["adapters.discord.app", "adapters.discord.flows", "adapters.discord.app"]
+    ]
 
 
 def test_importing_core_loads_no_platform_sdk_and_starts_nothing():

@@ -15,6 +15,7 @@ from discord import app_commands
 
 from adapters.discord import commands as discord_commands
 from adapters.discord.config import DiscordConfig
+from adapters.discord.context import FlowContext
 from adapters.discord.interactions import InteractionFlows
 from adapters.discord.io import Downloader
 from adapters.discord.messages import MessageFlows
@@ -46,10 +47,11 @@ class DiscordBot(discord.Client):
         self.ready_event = ready
         self.work = InFlight()
         self.downloader = Downloader(config.api_base)
-        self.actions = InteractionFlows(self)
-        self.messages = MessageFlows(self)
+        flows = FlowContext(engine, self.work, self.downloader, self)
+        self.actions = InteractionFlows(flows)
+        self.messages = MessageFlows(flows)
         self.tree = app_commands.CommandTree(self)
-        discord_commands.register(self.tree, self)
+        discord_commands.register(self.tree, flows, self.actions)
 
     async def setup_hook(self) -> None:
         await self.downloader.start()

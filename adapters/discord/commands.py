@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 
+from adapters.discord.context import FlowContext
+from adapters.discord.interactions import InteractionFlows
 from adapters.discord.io import BROKE, refuse_public, user_of
 from adapters.discord.translate import (
     HELP,
@@ -21,9 +23,6 @@ from adapters.discord.translate import (
     thread_key,
 )
 from core.events import Forget, ListModels, Options, ShowUsage, ThreadKey, User
-
-if TYPE_CHECKING:
-    from adapters.discord.app import DiscordBot
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +36,25 @@ def place_key(interaction: discord.Interaction) -> ThreadKey:
     return thread_key(interaction.guild_id, channel_id, channel_id)
 
 
-def register(tree: app_commands.CommandTree, bot: DiscordBot) -> None:
+def register(tree: app_commands.CommandTree, ctx: FlowContext, actions: InteractionFlows) -> None:
     commands: list[app_commands.Command[Any, ..., None]] = [
-        _imagine(bot),
-        _forget(bot),
-        _report(bot, "usage", "Your images and cost today and this month; this server's spend", ShowUsage),
-        _report(bot, "models", "The image models this bot can use now: ratios, sizes, prices", ListModels),
+        _imagine(ctx, actions),
+        _forget(ctx),
+        _report(ctx, "usage", "Your images and cost today and this month; this server's spend", ShowUsage),
+        _report(ctx, "models", "The image models this bot can use now: ratios, sizes, prices", ListModels),
         _help(),
     ]
     for command in commands:
         tree.add_command(command)
 
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
-        await bot.actions.edit_image(interaction, message)
+        await actions.edit_image(interaction, message)
 
     tree.add_command(app_commands.ContextMenu(name="Edit image", callback=edit_image))
     tree.error(_on_error)
 
 
-def _imagine(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
+def _imagine(ctx: FlowContext, actions: InteractionFlows) -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="imagine", description="Draw an image with Gemini; refine it in the thread it opens")
     @app_commands.describe(
         prompt="What to draw (or how to change the attached images); --ar 16:9 --size 2K flags work too",
@@ -81,19 +80,19 @@ def _imagine(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
         image2: discord.Attachment | None = None,
         image3: discord.Attachment | None = None,
     ) -> None:
-        async with bot.work.tracked():
+        async with ctx.work.tracked():
             images = [a for a in (image, image2, image3) if a is not None]
-            await bot.actions.imagine(interaction, prompt, Options(model, aspect_ratio, size), images)
+            await actions.imagine(interaction, prompt, Options(model, aspect_ratio, size), images)
 
     return imagine
 
 
-def _forget(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
+def _forget(ctx: FlowContext) -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="forget", description="Clear this thread's conversation; the next message starts fresh")
     async def forget(interaction: discord.Interaction) -> None:
-        async with bot.work.tracked():
+        async with ctx.work.tracked():
             key = place_key(interaction)
-            if not isinstance(interaction.channel, discord.Thread) or not await bot.engine.has_thread(key):
+            if not isinstance(interaction.channel, discord.Thread) or not await ctx.engine.has_thread(key):
                 await interaction.response.send_message(
                     "`/forget` works inside a thread I opened. In DMs, send a message that is not a reply to start "
                     "afresh.",
@@ -102,7 +101,7 @@ def _forget(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
                 return
             # Deferred: forgetting waits for a turn still running in this thread.
             await interaction.response.defer(thinking=True)
-            reply = await bot.engine.handle(Forget(key, user_of(interaction.user, interaction.permissions)))
+            reply = await ctx.engine.handle(Forget(key, user_of(interaction.user, interaction.permissions)))
             if reply.failure is not None:
                 await refuse_public(interaction, failure_text(reply.failure))
             else:  # public: everyone in the thread should know the history is gone
@@ -112,15 +111,15 @@ def _forget(bot: DiscordBot) -> app_commands.Command[Any, ..., None]:
 
 
 def _report(
-    bot: DiscordBot, name: str, description: str, event: Callable[[ThreadKey, User], ShowUsage | ListModels]
+    ctx: FlowContext, name: str, description: str, event: Callable[[ThreadKey, User], ShowUsage | ListModels]
 ) -> app_commands.Command[Any, ..., None]:
     """A command answered privately with the engine's report lines (/usage, /models)."""
 
     async def report(interaction: discord.Interaction) -> None:
-        async with bot.work.tracked():
+        async with ctx.work.tracked():
             await interaction.response.defer(ephemeral=True, thinking=True)
             user = user_of(interaction.user, interaction.permissions)
-            reply = await bot.engine.handle(event(place_key(interaction), user))
+            reply = await ctx.engine.handle(event(place_key(interaction), user))
             text = failure_text(reply.failure) if reply.failure is not None else notices_text(reply.notices)
             await interaction.followup.send(text, ephemeral=True)
 

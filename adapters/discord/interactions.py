@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
+from adapters.discord.context import FlowContext
 from adapters.discord.io import (
     InteractionStatus,
     explain_http,
@@ -38,9 +39,6 @@ from core.events import BadInput, Event, ImageInput, Options, Reroll, StartThrea
 from core.options import parse_flags
 from core.turns import Withdrawal, next_event
 
-if TYPE_CHECKING:
-    from adapters.discord.app import DiscordBot
-
 log = logging.getLogger(__name__)
 
 Destination = tuple[discord.abc.Messageable, discord.Message | None]  # where to post, and what to reply to
@@ -49,12 +47,12 @@ Destination = tuple[discord.abc.Messageable, discord.Message | None]  # where to
 class InteractionFlows:
     """The `actions` the buttons call, and the handlers of commands and modals."""
 
-    def __init__(self, bot: DiscordBot) -> None:
-        self.bot = bot
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
 
     @property
     def engine(self) -> Engine:
-        return self.bot.engine
+        return self.ctx.engine
 
     # /imagine -------------------------------------------------------------------------------------------
 
@@ -67,7 +65,7 @@ class InteractionFlows:
                 raise BadInput("The prompt is empty once the flags are taken out. Describe the image you want.")
             options = chosen.over(flags)
             self.engine.check_options(options)
-            self.bot.downloader.check(images)
+            self.ctx.downloader.check(images)
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
@@ -80,7 +78,7 @@ class InteractionFlows:
         ticket = str(interaction.id)
         status = InteractionStatus(interaction, ticket)
         try:
-            inputs = await self.bot.downloader.fetch_all(images)
+            inputs = await self.ctx.downloader.fetch_all(images)
         except BadInput as problem:
             await refuse_public(interaction, failure_text(problem))
             return
@@ -111,7 +109,7 @@ class InteractionFlows:
     # Buttons --------------------------------------------------------------------------------------------
 
     async def on_button(self, interaction: discord.Interaction, action: str, turn_id: int) -> None:
-        async with self.bot.work.tracked(), reported(interaction):
+        async with self.ctx.work.tracked(), reported(interaction):
             if action == "delete":
                 await self._delete(interaction, turn_id)
             elif action == "refine":
@@ -169,7 +167,7 @@ class InteractionFlows:
         try:
             if not images:
                 raise BadInput("That message has no image to edit. Use *Edit image* on a message with a picture.")
-            self.bot.downloader.check(images)
+            self.ctx.downloader.check(images)
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
@@ -185,7 +183,7 @@ class InteractionFlows:
         parsed = parse_modal_id(custom_id)
         if parsed is None:
             return
-        async with self.bot.work.tracked(), reported(interaction):
+        async with self.ctx.work.tracked(), reported(interaction):
             try:
                 text, flags = parse_flags(modal_value(interaction.data))  # type: ignore[arg-type]
             except BadInput as problem:
@@ -211,7 +209,7 @@ class InteractionFlows:
         images: tuple[ImageInput, ...] = ()
         if not turn.is_latest:
             # Refining an older result: edit that picture, not whatever the thread made last.
-            images = await self.bot.downloader.fetch_all(image_attachments(interaction.message))
+            images = await self.ctx.downloader.fetch_all(image_attachments(interaction.message))
         event = next_event(turn.key, user, text, images, flags, stored=True)
         await self._run_and_post(interaction, event, interaction.message)
 
@@ -225,7 +223,7 @@ class InteractionFlows:
             target = await channel.fetch_message(message_id)
         except discord.HTTPException as error:
             raise BadInput(explain_http(error, "read that message")) from error
-        inputs = await self.bot.downloader.fetch_all(image_attachments(target))
+        inputs = await self.ctx.downloader.fetch_all(image_attachments(target))
         key = await self._edit_key(channel, target)
         event = next_event(key, user, text, inputs, flags, stored=await self.engine.has_thread(key))
         await self._run_and_post(interaction, event, target, open_on=target)
@@ -284,7 +282,7 @@ class InteractionFlows:
         ephemeral anchor (a failure only its requester saw) is never replied to: Discord cannot reference one.
         """
         private = anchor is not None and anchor.flags.ephemeral
-        parent = self.bot.get_channel(int(key.channel))
+        parent = self.ctx.client.get_channel(int(key.channel))
         if isinstance(parent, discord.TextChannel):
             thread = await self._thread(parent, int(key.thread))
             if thread is None and open_on is not None and open_on.id == int(key.thread):
@@ -328,7 +326,7 @@ class InteractionFlows:
         if thread is not None:
             return thread
         try:  # archived threads are not cached
-            fetched = await self.bot.fetch_channel(thread_id)
+            fetched = await self.ctx.client.fetch_channel(thread_id)
         except discord.HTTPException:
             return None
         return fetched if isinstance(fetched, discord.Thread) else None

@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
+from adapters.discord.context import FlowContext
 from adapters.discord.io import (
     MessageStatus,
     explain_http,
@@ -35,9 +36,6 @@ from core.events import BadInput, Cancelled, Reply, ThreadKey, User
 from core.options import parse_flags
 from core.turns import next_event
 
-if TYPE_CHECKING:
-    from adapters.discord.app import DiscordBot
-
 log = logging.getLogger(__name__)
 
 USER_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)  # not joins, pins or thread notices
@@ -48,11 +46,11 @@ EMPTY_MENTION = (
 
 
 class MessageFlows:
-    def __init__(self, bot: DiscordBot) -> None:
-        self.bot = bot
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
 
     async def on_message(self, message: discord.Message) -> None:
-        me = self.bot.user
+        me = self.ctx.client.user
         if me is None or message.author.bot or message.type not in USER_MESSAGES:
             return  # other bots, webhooks and the bot's own posts (the gateway echoes them) are never turns
         if not message.content.strip() and not message.attachments:
@@ -61,22 +59,22 @@ class MessageFlows:
         # Only threads the bot opened are conversations where every message counts; elsewhere it needs a mention.
         if isinstance(channel, discord.Thread) and channel.owner_id == me.id and channel.parent_id and message.guild:
             key = thread_key(message.guild.id, channel.parent_id, channel.id)
-            if await self.bot.engine.has_thread(key):
-                async with self.bot.work.tracked(), reported(message=message):
+            if await self.ctx.engine.has_thread(key):
+                async with self.ctx.work.tracked(), reported(message=message):
                     await self._next_in_thread(message, key)
                 return
         if isinstance(channel, discord.DMChannel):
-            async with self.bot.work.tracked(), reported(message=message):
+            async with self.ctx.work.tracked(), reported(message=message):
                 await self._chain(message)
         elif self._mentioned(message):
-            async with self.bot.work.tracked(), reported(message=message):
+            async with self.ctx.work.tracked(), reported(message=message):
                 if isinstance(channel, discord.TextChannel):
                     await self._edit_with_thread(message, channel)
                 else:
                     await self._chain(message)
 
     def _mentioned(self, message: discord.Message) -> bool:
-        me = self.bot.user
+        me = self.ctx.client.user
         if me is not None and any(user.id == me.id for user in message.mentions):
             return True
         own_role = message.guild.self_role if message.guild else None  # people often pick the bot's role by mistake
@@ -85,7 +83,7 @@ class MessageFlows:
     def _text(self, message: discord.Message) -> str:
         own_role = message.guild.self_role if message.guild else None
         names = {user.id: user.display_name for user in message.mentions}
-        me = self.bot.user.id if self.bot.user else 0
+        me = self.ctx.client.user.id if self.ctx.client.user else 0
         return prompt_text(message.content, me, names, own_role.id if own_role else None)
 
     # The three flows --------------------------------------------------------------------------------------
@@ -100,11 +98,11 @@ class MessageFlows:
         """DMs and threads the bot did not open: a reply to one of its results continues that conversation;
         anything else starts one rooted at this message (an edit when there are pictures)."""
         referenced = await self._referenced(message)
-        me = self.bot.user
+        me = self.ctx.client.user
         turn = None
         if referenced is not None and me is not None and referenced.author.id == me.id:
             turn_id = turn_of(_custom_ids(referenced))
-            turn = await self.bot.engine.turn_info(turn_id) if turn_id is not None else None
+            turn = await self.ctx.engine.turn_info(turn_id) if turn_id is not None else None
         if turn is not None:
             await self._converse(message, turn.key, list(message.attachments), stored=True)
             return
@@ -122,7 +120,7 @@ class MessageFlows:
         attachments = [*image_attachments(referenced), *message.attachments]
         try:
             text, flags = parse_flags(self._text(message))
-            self.bot.downloader.check(attachments)
+            self.ctx.downloader.check(attachments)
             if not text and not attachments:
                 raise BadInput(EMPTY_MENTION)
         except BadInput as problem:
@@ -136,9 +134,9 @@ class MessageFlows:
             return
         key = thread_key(channel.guild.id, channel.id, placeholder.id)
         try:
-            inputs = await self.bot.downloader.fetch_all(attachments)
+            inputs = await self.ctx.downloader.fetch_all(attachments)
             event = next_event(key, self._user(message), text, inputs, flags, stored=False)
-            reply = await self.bot.engine.handle(event, progress=status, ticket=str(message.id))
+            reply = await self.ctx.engine.handle(event, progress=status, ticket=str(message.id))
         except BadInput as problem:
             reply = Reply(key=key, failure=problem)
         try:
@@ -167,7 +165,7 @@ class MessageFlows:
         """Run one turn with the typing indicator on (and a status reply if it has to queue); answer by replying."""
         try:
             text, flags = parse_flags(self._text(message))
-            self.bot.downloader.check(attachments)
+            self.ctx.downloader.check(attachments)
         except BadInput as problem:
             await self._say(message, failure_text(problem))
             return
@@ -175,9 +173,9 @@ class MessageFlows:
         status = MessageStatus(message, ticket)
         async with _typing(message.channel):
             try:
-                inputs = await self.bot.downloader.fetch_all(attachments)
+                inputs = await self.ctx.downloader.fetch_all(attachments)
                 event = next_event(key, self._user(message), text, inputs, flags, stored=stored)
-                reply = await self.bot.engine.handle(event, progress=status, ticket=ticket)
+                reply = await self.ctx.engine.handle(event, progress=status, ticket=ticket)
             except BadInput as problem:
                 reply = Reply(key=key, failure=problem)
             if isinstance(reply.failure, Cancelled) and status.message is not None:

@@ -5,8 +5,8 @@ import logging
 from core.catalogue import MODELS
 from core.discovery import discover, match
 from core.events import Options
+from core.generation import ListedModel
 from core.lineup import Lineup
-from core.model import ListedModel
 from tests.emulators.gemini import Status
 
 FLASH, PRO, LITE, OLD = "gemini-nano-banana-2.1", "gemini-3-pro-image", "gemini-3.1-flash-lite-image", \

@@ -18,7 +18,7 @@ from core.events import (
     ThreadKey,
     User,
 )
-from core.model import GenerateRequest
+from core.generation import GenerateRequest
 from tests.emulators.gemini import Status
 
 KEY, KEY2 = ThreadKey("discord", "g1", "c1", "t1"), ThreadKey("discord", "g1", "c1", "t2")

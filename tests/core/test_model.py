@@ -5,7 +5,8 @@ import time
 import pytest
 
 from core.events import AuthFailed, BadInput, Blocked, ModelUnavailable, NoImage, NotFound, QuotaExhausted
-from core.model import GeminiModel, GenerateRequest
+from core.generation import GenerateRequest
+from core.model import GeminiModel
 from tests.emulators.gemini import Block, Finish, Status, TextOnly
 from tests.pictures import size_of
 from tests.support import gemini_config

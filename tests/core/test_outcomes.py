@@ -5,7 +5,8 @@ import pytest
 from bot.offline import THOUGHT_TOKENS
 from core.catalogue import MODELS
 from core.events import Failure
-from core.model import GeminiModel, GenerateRequest
+from core.generation import GenerateRequest
+from core.model import GeminiModel
 from tests.emulators.gemini import Block, Finish, Status, TextOnly
 from tests.support import gemini_config
 

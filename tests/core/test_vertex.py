@@ -10,7 +10,8 @@ from bot.app import gemini_config as app_gemini_config
 from bot.settings import Settings, SettingsError
 from core.engine import Engine, EngineConfig
 from core.events import NextTurn, Options, StartThread, ThreadKey, User
-from core.model import GeminiConfig, GeminiModel, GenerateRequest
+from core.generation import GenerateRequest
+from core.model import GeminiConfig, GeminiModel
 from core.store import Store
 
 KEY = ThreadKey("slack", "T1", "C1", "1.0")

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.offline import GeminiStandIn, WireError, WireRequest, b64decode, error_answer, parse_request
+from bot.offline import GeminiStandIn, error_answer
+from bot.wire import WireError, WireRequest, b64decode, parse_request
 from core.catalogue import capabilities
 
 
