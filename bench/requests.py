@@ -10,36 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench.run import PHOTO_KIB, USER, emulator
-from core.budget import Accountant, Limits
-from core.costs import Prices
-from core.engine import Engine, EngineConfig
+from bench.run import PHOTO_KIB, USER, engine_at, overhead
 from core.events import NextTurn, StartThread, ThreadKey
-from core.model import GeminiConfig, GeminiModel
-from core.store import Store
 from tests.emulators.gemini import GeminiEmulator, photo_like_png, unique_png
 
 KiB, MiB = 1024, 2**20
 PATHS = ("interactions", "generate_content")
-
-
-@contextlib.asynccontextmanager
-async def engine_at(url: str, db: Path, api: str) -> AsyncIterator[Engine]:
-    store = await Store.open(db)
-    model = GeminiModel(GeminiConfig(api_key="bench", base_url=url, attempts=1, timeout_s=600, api=api))
-    try:
-        yield Engine(store, model, EngineConfig(), accountant=Accountant(store, Limits(), Prices()))
-    finally:
-        await model.aclose()
-        await store.close()
 
 
 async def sizes(api: str, points: tuple[int, ...]) -> dict[int, int]:
@@ -61,22 +41,6 @@ async def sizes(api: str, points: tuple[int, ...]) -> dict[int, int]:
     return {p: gemini.sizes[p - 1] for p in points}
 
 
-async def overhead(api: str, turns: int, latency: float = 1.0) -> dict[str, float]:
-    """Refinement turns with 1.5 MB images: event in → reply out, divided by the model's latency."""
-    with tempfile.TemporaryDirectory() as tmp:
-        async with emulator(latency, PHOTO_KIB) as url, engine_at(url, Path(tmp) / "b.db", api) as engine:
-            key = ThreadKey("bench", "s", "c", "overhead")
-            assert (await engine.handle(StartThread(key, USER, "a red fox in the snow"))).ok
-            times = []
-            for i in range(turns):
-                started = time.perf_counter()
-                reply = await engine.handle(NextTurn(key, USER, f"refinement {i}"))
-                times.append(time.perf_counter() - started)
-                assert reply.ok and reply.images, reply.failure
-    median = statistics.median(times)
-    return {"median_s": median, "ratio": median / latency, "worst_ratio": max(times) / latency}
-
-
 def _size(n: int) -> str:
     return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n / KiB:.1f} KiB"
 
@@ -89,7 +53,7 @@ async def run(quick: bool) -> None:
         print(f"- request bytes, {api}: " + ", ".join(f"turn {p}: {_size(s)}" for p, s in measured.items())
               + target, flush=True)
     for api in PATHS:
-        result = await overhead(api, 5 if quick else 10)
+        result = await overhead(1.0, 5 if quick else 10, PHOTO_KIB, api)
         target = "target ≤ 1.03" if api == "interactions" else "was 1.120 before the Interactions API"
         print(f"- engine refinement turn, {api}, 1 s latency: median {result['median_s']:.3f} s, ratio "
               f"{result['ratio']:.3f} (worst {result['worst_ratio']:.3f}); {target}", flush=True)

@@ -51,9 +51,9 @@ async def emulator(latency: float, image_kib: int) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def engine_at(url: str, db: Path, **config) -> AsyncIterator[Engine]:
+async def engine_at(url: str, db: Path, api: str = "interactions", **config) -> AsyncIterator[Engine]:
     store = await Store.open(db)
-    model = GeminiModel(GeminiConfig(api_key="bench", base_url=url, attempts=1, timeout_s=600))
+    model = GeminiModel(GeminiConfig(api_key="bench", base_url=url, attempts=1, timeout_s=600, api=api))
     try:
         yield Engine(store, model, EngineConfig(**config), accountant=Accountant(store, Limits(), Prices()))
     finally:
@@ -61,10 +61,10 @@ async def engine_at(url: str, db: Path, **config) -> AsyncIterator[Engine]:
         await store.close()
 
 
-async def overhead(latency: float, turns: int, kib: int) -> dict[str, float]:
+async def overhead(latency: float, turns: int, kib: int, api: str = "interactions") -> dict[str, float]:
     """Refinement turns: event in → reply out, divided by the model's latency."""
     with tempfile.TemporaryDirectory() as tmp:
-        async with emulator(latency, kib) as url, engine_at(url, Path(tmp) / "b.db") as engine:
+        async with emulator(latency, kib) as url, engine_at(url, Path(tmp) / "b.db", api) as engine:
             key = ThreadKey("bench", "s", "c", "overhead")
             await engine.handle(StartThread(key, USER, "a red fox in the snow"))
             times = []

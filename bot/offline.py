@@ -154,9 +154,10 @@ class GeminiStandIn:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        wire = parse_request(request.match_info["model"], await request.read())
+        body = await request.read()
+        received = asyncio.get_running_loop().time()  # the model's time starts here: its parsing is its own work
+        wire = parse_request(request.match_info["model"], body)
         self.calls += 1
-        received = asyncio.get_running_loop().time()
         wire.path, wire.auth = request.path, _auth(request)
         try:
             answer = await self.serve(wire)
@@ -186,12 +187,13 @@ class GeminiStandIn:
         return web.json_response(body)
 
     async def _interact(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        received = asyncio.get_running_loop().time()  # the model's time starts here: its parsing is its own work
         try:
-            wire = offline_interactions.parse_interaction(await request.read(), request.path)
+            wire = offline_interactions.parse_interaction(body, request.path)
         except ValidationError as exc:
             return offline_interactions.interaction_error(WireError(400, "INVALID_ARGUMENT", str(exc)[:500]))
         self.calls += 1
-        received = asyncio.get_running_loop().time()
         wire.auth = _auth(request)
         try:
             answer = await self.serve(wire)
