@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 
-from core import catalogue, images, options, turns
+from core import canvas, catalogue, edits, images, options, story, turns, variants, video
 from core.budget import Accountant, Limits, usage_report
 from core.costs import Prices
 from core.events import (
@@ -34,14 +34,19 @@ from core.events import (
     NextTurn,
     NotFound,
     Options,
+    PartCallback,
     ProgressCallback,
     QuotaExhausted,
     Reply,
     Reroll,
+    RerollSet,
     ShowUsage,
+    StartStory,
     StartThread,
     ThreadKey,
     User,
+    UseVariant,
+    Workflow,
 )
 from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
@@ -50,6 +55,7 @@ from core.listing import model_lines
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
+from core.runner import Composed, Request, Tickets
 from core.store import Store, ThreadRecord, Usage
 from core.turns import Permission, TurnInfo, Withdrawal
 
@@ -106,20 +112,23 @@ class Engine:
         self._closing = False
         self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
+        self.tickets = Tickets()
 
     @property
     def store(self) -> Store:
         return self._store
 
     async def handle(
-        self, event: Event, *, progress: ProgressCallback | None = None, ticket: str | None = None
+        self, event: Event, *, progress: ProgressCallback | None = None, ticket: str | None = None,
+        on_part: PartCallback | None = None,
     ) -> Reply:
         """Answer one event: a result, or a Reply whose failure says why not. Never raises a Failure.
 
-        `progress` hears where the request stands while it waits and runs; `ticket` lets `cancel` withdraw it.
+        `progress` hears where the request stands while it waits and runs; `ticket` lets `cancel` withdraw it;
+        `on_part` hears each part of a longer answer as it is done (a story's panels).
         """
         key = getattr(event, "key", None)
-        request = _Request(progress, ticket)
+        request = Request(progress, ticket)
         self._active += 1
         self._idle.clear()
         try:
@@ -134,6 +143,12 @@ class Engine:
                     reply = await self._next(event, request)
                 case Reroll():
                     reply = await self._reroll(event, request)
+                case UseVariant():
+                    reply = await variants.use(self, event)
+                case RerollSet():
+                    reply = await variants.reroll(self, event, request)
+                case StartStory():
+                    reply = await story.run(self, event, request, on_part)
                 case Forget():
                     reply = await self._forget(event)
                 case ShowUsage():
@@ -179,14 +194,19 @@ class Engine:
         }
 
     def cancel(self, ticket: str) -> bool:
-        """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
-        return self.queue.cancel(ticket)
+        """Withdraw a request that is still waiting in the queue (every call of a variant set), or stop a story
+        before its next panel; False once it has started (or is unknown)."""
+        stopped = self.tickets.stop(ticket)
+        withdrawn = self.queue.cancel(ticket)
+        for member in self.tickets.groups.get(ticket, ()):
+            withdrawn = self.queue.cancel(member) or withdrawn
+        return withdrawn or stopped
 
     async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
         """The conversation goes on under `new` (same platform and space): its platform thread was re-created."""
         if (old.platform, old.space) != (new.platform, new.space):
             raise ValueError("a conversation moves within its platform and space only")
-        async with self._thread_lock(old):
+        async with self.thread_lock(old):
             return await self._store.move_thread(old, new)
 
     # what adapters ask before they build an event (no image is loaded to answer) ---------------------
@@ -230,50 +250,61 @@ class Engine:
 
     # events ------------------------------------------------------------------------------------------
 
-    async def _start(self, event: StartThread | EditImages, request: _Request) -> Reply:
-        if not event.prompt.strip():
+    async def _start(self, event: StartThread | EditImages, request: Request) -> Reply:
+        if not event.prompt.strip() and not event.workflow.edits:
             raise BadInput(
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
         chosen, notice = self.lineup.check(event.options)
-        message = await self._message(event.prompt, event.images, chosen)
-        async with self._thread_lock(event.key):
-            thread = await self._store.save_thread(event.key, chosen, event.user.id)
-            return _told(await self._run(thread, event.user, event.prompt, chosen, message, request), notice)
+        composed = await self.compose(event.prompt, event.images, chosen, event.workflow, None)
+        async with self.thread_lock(event.key):
+            thread = await self._store.save_thread(event.key, composed.chosen, event.user.id)
+            return _told(await self._one_or_set(thread, event.user, event.prompt, composed, event.workflow, request),
+                         notice)
 
-    async def _next(self, event: NextTurn, request: _Request) -> Reply:
-        if not event.text.strip() and not event.images:
+    async def _next(self, event: NextTurn, request: Request) -> Reply:
+        if not event.text.strip() and not event.images and not event.workflow.edits:
             raise BadInput("That message is empty. Say what to change, or attach an image.")
-        async with self._thread_lock(event.key):
+        async with self.thread_lock(event.key):
             thread = await self._store.get_thread(event.key)
             if thread is None:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
-            message = await self._message(event.text, event.images, chosen)
-            if chosen != thread.options:  # flags on a later message change the thread from here on
-                thread = await self._store.save_thread(event.key, chosen, thread.created_by)
-            return _told(await self._run(thread, event.user, event.text, chosen, message, request), notice)
+            composed = await self.compose(event.text, event.images, chosen, event.workflow, thread)
+            if composed.chosen != thread.options:  # flags on a later message change the thread from here on
+                thread = await self._store.save_thread(event.key, composed.chosen, thread.created_by)
+            reply = await self._one_or_set(thread, event.user, event.text, composed, event.workflow, request)
+            return _told(reply, notice)
 
-    async def _reroll(self, event: Reroll, request: _Request) -> Reply:
+    async def _one_or_set(
+        self, thread: ThreadRecord, user: User, prompt: str, composed: Composed, workflow: Workflow, request: Request
+    ) -> Reply:
+        if workflow.n > 1:
+            return await variants.run_set(self, thread, user, prompt, composed, workflow.n, request)
+        return await self._run(thread, user, prompt, composed, request)
+
+    async def _reroll(self, event: Reroll, request: Request) -> Reply:
         turn = await self._store.get_turn(event.turn_id)
         if turn is None:
             raise NotFound("That image's conversation was cleared (/forget) or no longer exists.")
         if refusal := self.policy.refusal(turn.thread.key):
             raise Forbidden(refusal)
-        async with self._thread_lock(turn.thread.key):
+        async with self.thread_lock(turn.thread.key):
             if event.image_size:
                 bigger = Options(image_size=event.image_size).over(turn.options)
                 chosen, notice = self.lineup.check(bigger)
                 message: Content = {"role": "user", "parts": [{"text": UPSCALE_PROMPT}]}
-                reply = await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1)
+                reply = await self._run(turn.thread, event.user, turn.prompt, Composed(message, chosen), request,
+                                        turn.id + 1)
                 return _told(reply, notice)
             chosen, notice = self.lineup.check(turn.options)  # its model may be gone since: the replacement runs
-            reply = await self._run(turn.thread, event.user, turn.prompt, chosen, turn.request, request, turn.id)
+            reply = await self._run(turn.thread, event.user, turn.prompt, Composed(turn.request, chosen), request,
+                                    turn.id)
             return _told(reply, notice)
 
     async def _forget(self, event: Forget) -> Reply:
-        async with self._thread_lock(event.key):
+        async with self.thread_lock(event.key):
             thread = await self._store.get_thread(event.key)
             if thread is None:
                 raise NotFound("There is no stored conversation here to forget.")
@@ -291,44 +322,103 @@ class Engine:
 
     # the turn itself ---------------------------------------------------------------------------------
 
-    async def _message(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options) -> Content:
-        """The user's turn as Gemini Content, images validated and shrunk off the event loop."""
+    async def compose(
+        self, text: str, inputs: tuple[ImageInput, ...], chosen: Options, workflow: Workflow,
+        thread: ThreadRecord | None,
+    ) -> Composed:
+        """The user's turn as Gemini Content: the workflow's instruction (a region, a mask, a larger canvas, a style
+        reference) with its images in order, images validated and shrunk and canvases built off the event loop."""
         assert chosen.model is not None
         spec = self.lineup.info(chosen.model)
-        options.check_inputs(len(inputs), spec)
-        prepared = await asyncio.to_thread(_prepare_all, inputs, spec.max_input_edge)
-        parts: list[dict] = [{"text": text.strip()}] if text.strip() else []
+        clips = tuple(i for i in inputs if video.sniff(i.data))
+        stills = tuple(i for i in inputs if i not in clips)
+        latest = await self._latest_picture(thread) if workflow.edits and thread is not None else None
+        plan = await asyncio.to_thread(
+            edits.plan, text, stills, workflow, latest, spec.ratios, spec.max_input_edge
+        )
+        if plan.aspect_ratio:
+            chosen = replace(chosen, aspect_ratio=plan.aspect_ratio)
+        options.check_inputs(len(plan.images), spec)
+        for clip in clips:
+            video.check(spec, clip.name, len(clip.data), len(clips))
+        prepared = await asyncio.to_thread(_prepare_all, plan.images, spec.max_input_edge)
+        parts: list[dict] = [{"text": plan.text.strip()}] if plan.text.strip() else []
         parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
-        return {"role": "user", "parts": parts}
+        for clip in clips:
+            parts.append(await self._video_part(clip))
+        size = (plan.canvas.width, plan.canvas.height) if plan.canvas else None
+        return Composed({"role": "user", "parts": parts}, chosen, size)
+
+    async def _video_part(self, clip: ImageInput) -> dict:
+        """A small video inline; a larger one uploaded once through the Files API and referred to by its URI."""
+        mime = video.sniff(clip.data) or "video/mp4"
+        if len(clip.data) <= video.INLINE_VIDEO_BYTES:
+            return {"inline_data": {"mime_type": mime, "data": clip.data}}
+        uri = await self._model.upload(clip.data, mime, clip.name)
+        return {"file_data": {"file_uri": uri, "mime_type": mime}}
+
+    async def _latest_picture(self, thread: ThreadRecord) -> bytes | None:
+        """The newest picture of the conversation (the model's), for edits that work on it."""
+        history = await self._store.history(thread.id, 2**62, 1, 2**62)
+        for content in reversed(history):
+            for part in content.get("parts") or ():
+                inline = part.get("inline_data")
+                if content.get("role") == "model" and inline and not part.get("thought") \
+                        and str(inline.get("mime_type", "")).startswith("image/"):
+                    return bytes(inline["data"])
+        return None
+
+    @asynccontextmanager
+    async def reserve(
+        self, key: ThreadKey, user: User, chosen: Options, message: Content, count: int
+    ) -> AsyncIterator[None]:
+        """Hold the estimate of `count` images against every limit and budget, before any call."""
+        assert chosen.model is not None
+        inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
+        exempt = self.policy.is_admin(key.platform, user)
+        async with self.accountant.reserve(key, user, chosen.model, chosen.image_size, inputs, exempt, count):
+            yield
 
     async def _run(
-        self, thread: ThreadRecord, user: User, prompt: str, chosen: Options, message: Content, request: _Request,
+        self, thread: ThreadRecord, user: User, prompt: str, composed: Composed, request: Request,
         before: int | None = None,
     ) -> Reply:
-        assert chosen.model is not None
-        turn_id = await self._store.add_turn(thread, user.id, prompt, chosen, message)
-        reply = Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt)
-        inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
-        exempt = self.policy.is_admin(thread.key.platform, user)
+        chosen = composed.chosen
+        turn_id = await self._store.add_turn(thread, user.id, prompt, chosen, composed.message)
         try:
-            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt):
-                budget = self._config.raw_budget - _content_size(message)
-                previous = await self._chain(thread.id, before or turn_id, chosen.model)
-                window = partial(self._window, thread.id, before or turn_id, chosen.model, max(0, budget))
-                # with a chain to continue, the window is read only if Gemini turns out not to have it
-                history = [] if previous is not None else await window()
-                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
-                                       previous, load_history=window if previous is not None else None)
-                result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
-                await self._store.complete_turn(turn_id, result.content, result.interaction_id)
-                cost = self.accountant.prices.cost(
-                    chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
-                )
-                await self._store.record_usage(
-                    Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
-                          result.output_tokens, result.total_tokens, len(result.images), cost,
-                          self.accountant.clock())
-                )
+            async with self.reserve(thread.key, user, chosen, composed.message, 1):
+                reply = await self.attempt(thread, user, turn_id, prompt, composed, request, before or turn_id)
+        except Failure as failure:  # a limit reached: nothing was sent
+            await self._store.fail_turn(turn_id, failure.kind)
+            return Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt, failure=failure)
+        return reply
+
+    async def attempt(
+        self, thread: ThreadRecord, user: User, turn_id: int, prompt: str, composed: Composed, request: Request,
+        before: int,
+    ) -> Reply:
+        """One stored turn sent to the model (already reserved for): the reply, or one saying why not."""
+        chosen, message = composed.chosen, composed.message
+        assert chosen.model is not None
+        reply = Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt)
+        try:
+            budget = self._config.raw_budget - _content_size(message)
+            previous = await self._chain(thread.id, before, chosen.model)
+            window = partial(self._window, thread.id, before, chosen.model, max(0, budget))
+            # with a chain to continue, the window is read only if Gemini turns out not to have it
+            history = [] if previous is not None else await window()
+            call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
+                                   previous, load_history=window if previous is not None else None)
+            result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
+            await self._store.complete_turn(turn_id, result.content, result.interaction_id)
+            cost = self.accountant.prices.cost(
+                chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
+            )
+            await self._store.record_usage(
+                Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
+                      result.output_tokens, result.total_tokens, len(result.images), cost,
+                      self.accountant.clock())
+            )
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
             if isinstance(failure, ModelGone):
@@ -338,9 +428,12 @@ class Engine:
             log.exception("turn %s failed unexpectedly", turn_id)
             await self._store.fail_turn(turn_id, "internal")
             return replace(reply, failure=ModelUnavailable("Something broke on the bot's side; try again."))
-        notices = () if result.images else (
+        notices: tuple[str, ...] = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
         )
+        if composed.canvas is not None and result.images:
+            got = await asyncio.to_thread(canvas.image_size, result.images[0].data)
+            notices += tuple(filter(None, [canvas.shape_notice(composed.canvas, got)]))
         return replace(reply, images=result.images, text=result.text, notices=notices)
 
     async def _model_gone(self, thread: ThreadRecord, chosen: Options, gone: ModelGone) -> Failure:
@@ -368,7 +461,7 @@ class Engine:
         models = await self._store.turn_models(thread_id, before, self._config.history_turns)
         return for_model(history, models, model)
 
-    async def _generate(self, call: GenerateRequest, owner: str, request: _Request) -> Generation:
+    async def _generate(self, call: GenerateRequest, owner: str, request: Request) -> Generation:
         """The model call, in the fair queue; a 429 pauses the whole queue and the request goes again first."""
         reporter = Reporter(request.progress, self._config.progress_interval)
         async with reporter.running():
@@ -398,7 +491,7 @@ class Engine:
         raise AssertionError("unreachable")
 
     @asynccontextmanager
-    async def _thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
+    async def thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
@@ -408,12 +501,6 @@ class Engine:
             users[0] -= 1
             if users[0] == 0:  # no one waits: drop it so the dict does not grow with every thread ever seen
                 del self._locks[key]
-
-
-@dataclass(frozen=True)
-class _Request:
-    progress: ProgressCallback | None = None
-    ticket: str | None = None
 
 
 def _told(reply: Reply, notice: str | None) -> Reply:
