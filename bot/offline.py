@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
 from bot import offline_interactions
+from bot.offline_files import FilesService, file_uris
 from bot.wire import WireError, WireRequest, parse_request, wire_content
 from core import catalogue
 from core.options import dimensions
@@ -131,6 +132,7 @@ class GeminiStandIn:
 
         self.interactions: OrderedDict[str, tuple[str, list[dict[str, Any]]]] = OrderedDict()
         self._next_id = 0
+        self.files = FilesService()  # the Files API: resumable uploads, referred to by URI
 
     async def start(self) -> str:
         app = web.Application(client_max_size=MAX_BODY)
@@ -140,12 +142,14 @@ class GeminiStandIn:
         for prefix in ("/{version}", "/{version}/projects/{p}/locations/{l}"):
             app.router.add_post(prefix + "/interactions", self._interact)
         app.router.add_get("/{version}/models", self._list)
+        self.files.routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}"
+        self.files.base_url = self.base_url
         return self.base_url
 
     async def stop(self) -> None:
@@ -231,6 +235,9 @@ class GeminiStandIn:
                 return WireError(404, "NOT_FOUND", f"Interaction '{wire.previous_interaction_id}' was not found.",
                                  code_name="not_found")
             wire.contents = [*chain[1], *wire.contents]
+        unknown = [uri for uri in file_uris(wire.contents) if not self.files.knows(uri)]
+        if unknown:
+            return WireError(400, "INVALID_ARGUMENT", f"File {unknown[0]} does not exist or has expired.")
         return await self.answer(wire)
 
     async def answer(self, wire: WireRequest) -> dict[str, Any] | WireError:
