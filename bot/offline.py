@@ -255,7 +255,7 @@ class GeminiStandIn:
         model = catalogue.capabilities(wire.model)
         # a signature names the model that issued it: another model refuses it, as Gemini does
         signature = f"sig:{wire.model}:{response_id}".encode() if model.thinks else None
-        text = f"Offline stand-in: {wire.prompt[:80]}" if wire.prompt else "Offline stand-in"
+        text = f"Offline stand-in: {' '.join(wire.prompt.split())[:80]}" if wire.prompt else "Offline stand-in"
         tokens = model.image_tokens.get(wire.image_size or "1K", 1290)
         return image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
                             tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)
