@@ -35,8 +35,20 @@ from adapters.discord.translate import (
 )
 from adapters.discord.views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
-from core.events import BadInput, Event, ImageInput, Options, Reroll, StartThread, ThreadKey, User
-from core.options import parse_flags
+from core.events import (
+    BadInput,
+    Event,
+    ImageInput,
+    Options,
+    Reroll,
+    RerollSet,
+    StartThread,
+    ThreadKey,
+    User,
+    UseVariant,
+    Workflow,
+)
+from core.flags import parse_request
 from core.turns import Withdrawal, next_event
 
 log = logging.getLogger(__name__)
@@ -57,11 +69,14 @@ class InteractionFlows:
     # /imagine -------------------------------------------------------------------------------------------
 
     async def imagine(
-        self, interaction: discord.Interaction, prompt: str, chosen: Options, images: Sequence[discord.Attachment]
+        self, interaction: discord.Interaction, prompt: str, chosen: Options, images: Sequence[discord.Attachment],
+        variants: int | None = None,
     ) -> None:
         try:  # checks without I/O first: an invalid request is refused at once, ephemerally
-            text, flags = parse_flags(prompt)
-            if not text:
+            text, flags, workflow = parse_request(prompt)
+            if variants:
+                workflow = Workflow(variants, workflow.region, workflow.mask, workflow.extend, workflow.style_ref)
+            if not text and not workflow.edits:
                 raise BadInput("The prompt is empty once the flags are taken out. Describe the image you want.")
             options = chosen.over(flags)
             self.engine.check_options(options)
@@ -83,7 +98,8 @@ class InteractionFlows:
             await refuse_public(interaction, failure_text(problem))
             return
         user = user_of(interaction.user, interaction.permissions)
-        reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
+        event = StartThread(key, user, text, inputs, options, workflow)
+        reply = await self.engine.handle(event, progress=status, ticket=ticket)
         if reply.failure is not None:
             await refuse_public(interaction, failure_text(reply.failure), retry_view(reply))
             return
@@ -112,6 +128,12 @@ class InteractionFlows:
         async with self.ctx.work.tracked(), reported(interaction):
             if action == "delete":
                 await self._delete(interaction, turn_id)
+            elif action.startswith("use"):
+                await self._use(interaction, turn_id)
+            elif action == "rerollset":
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                user = user_of(interaction.user, interaction.permissions)
+                await self._run_and_post(interaction, RerollSet(turn_id, user), interaction.message)
             elif action == "refine":
                 await send_modal(
                     interaction,
@@ -125,6 +147,15 @@ class InteractionFlows:
                 size = action.removeprefix("up-") if action.startswith("up-") else None
                 user = user_of(interaction.user, interaction.permissions)
                 await self._run_and_post(interaction, Reroll(turn_id, user, image_size=size), interaction.message)
+
+    async def _use(self, interaction: discord.Interaction, turn_id: int) -> None:
+        """"Use k": quick (no model call), so answered directly; said in the thread so everyone sees the choice."""
+        user = user_of(interaction.user, interaction.permissions)
+        reply = await self.engine.handle(UseVariant(turn_id, user))
+        if reply.failure is not None:
+            await interaction.response.send_message(failure_text(reply.failure), ephemeral=True)
+            return
+        await interaction.response.send_message(f"✅ <@{interaction.user.id}>: {' '.join(reply.notices)}")
 
     async def _delete(self, interaction: discord.Interaction, turn_id: int) -> None:
         user = user_of(interaction.user, interaction.permissions)  # Manage Messages makes a platform admin
@@ -185,7 +216,7 @@ class InteractionFlows:
             return
         async with self.ctx.work.tracked(), reported(interaction):
             try:
-                text, flags = parse_flags(modal_value(interaction.data))  # type: ignore[arg-type]
+                text, flags, workflow = parse_request(modal_value(interaction.data))  # type: ignore[arg-type]
             except BadInput as problem:
                 await interaction.response.send_message(failure_text(problem), ephemeral=True)
                 return
@@ -194,14 +225,15 @@ class InteractionFlows:
             kind, ids = parsed
             try:
                 if kind == "refine":
-                    await self._refine(interaction, ids[0], user, text, flags)
+                    await self._refine(interaction, ids[0], user, text, flags, workflow)
                 else:
-                    await self._edit(interaction, ids[1], user, text, flags)
+                    await self._edit(interaction, ids[1], user, text, flags, workflow)
             except BadInput as problem:
                 await interaction.edit_original_response(content=failure_text(problem), view=None)
 
     async def _refine(
-        self, interaction: discord.Interaction, turn_id: int, user: User, text: str, flags: Options
+        self, interaction: discord.Interaction, turn_id: int, user: User, text: str, flags: Options,
+        workflow: Workflow,
     ) -> None:
         turn = await self.engine.turn_info(turn_id)
         if turn is None:
@@ -210,11 +242,12 @@ class InteractionFlows:
         if not turn.is_latest:
             # Refining an older result: edit that picture, not whatever the thread made last.
             images = await self.ctx.downloader.fetch_all(image_attachments(interaction.message))
-        event = next_event(turn.key, user, text, images, flags, stored=True)
+        event = next_event(turn.key, user, text, images, flags, stored=True, workflow=workflow)
         await self._run_and_post(interaction, event, interaction.message)
 
     async def _edit(
-        self, interaction: discord.Interaction, message_id: int, user: User, text: str, flags: Options
+        self, interaction: discord.Interaction, message_id: int, user: User, text: str, flags: Options,
+        workflow: Workflow,
     ) -> None:
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
@@ -225,7 +258,7 @@ class InteractionFlows:
             raise BadInput(explain_http(error, "read that message")) from error
         inputs = await self.ctx.downloader.fetch_all(image_attachments(target))
         key = await self._edit_key(channel, target)
-        event = next_event(key, user, text, inputs, flags, stored=await self.engine.has_thread(key))
+        event = next_event(key, user, text, inputs, flags, stored=await self.engine.has_thread(key), workflow=workflow)
         await self._run_and_post(interaction, event, target, open_on=target)
 
     async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:

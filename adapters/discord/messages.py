@@ -33,7 +33,7 @@ from adapters.discord.translate import (
 )
 from adapters.discord.views import result_view, retry_view
 from core.events import BadInput, Cancelled, Reply, ThreadKey, User
-from core.options import parse_flags
+from core.flags import parse_request
 from core.turns import next_event
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class MessageFlows:
         referenced = await self._referenced(message)
         attachments = [*image_attachments(referenced), *message.attachments]
         try:
-            text, flags = parse_flags(self._text(message))
+            text, flags, workflow = parse_request(self._text(message))
             self.ctx.downloader.check(attachments)
             if not text and not attachments:
                 raise BadInput(EMPTY_MENTION)
@@ -135,7 +135,7 @@ class MessageFlows:
         key = thread_key(channel.guild.id, channel.id, placeholder.id)
         try:
             inputs = await self.ctx.downloader.fetch_all(attachments)
-            event = next_event(key, self._user(message), text, inputs, flags, stored=False)
+            event = next_event(key, self._user(message), text, inputs, flags, stored=False, workflow=workflow)
             reply = await self.ctx.engine.handle(event, progress=status, ticket=str(message.id))
         except BadInput as problem:
             reply = Reply(key=key, failure=problem)
@@ -164,7 +164,7 @@ class MessageFlows:
     ) -> None:
         """Run one turn with the typing indicator on (and a status reply if it has to queue); answer by replying."""
         try:
-            text, flags = parse_flags(self._text(message))
+            text, flags, workflow = parse_request(self._text(message))
             self.ctx.downloader.check(attachments)
         except BadInput as problem:
             await self._say(message, failure_text(problem))
@@ -174,7 +174,7 @@ class MessageFlows:
         async with _typing(message.channel):
             try:
                 inputs = await self.ctx.downloader.fetch_all(attachments)
-                event = next_event(key, self._user(message), text, inputs, flags, stored=stored)
+                event = next_event(key, self._user(message), text, inputs, flags, stored=stored, workflow=workflow)
                 reply = await self.ctx.engine.handle(event, progress=status, ticket=ticket)
             except BadInput as problem:
                 reply = Reply(key=key, failure=problem)

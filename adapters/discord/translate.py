@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from adapters.http import same_origin
+from core import video
 from core.events import (
     BadInput,
     Blocked,
@@ -22,7 +23,7 @@ from core.events import (
     ThreadKey,
     UnsupportedOption,
 )
-from core.images import check_declared
+from core.images import MAX_INPUT_BYTES, check_declared
 from core.options import MODELS, resolve_model
 from core.turns import size_rank, upscale_sizes
 
@@ -37,7 +38,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".
 
 # custom_ids name the stored turn, so buttons and modals keep working after a restart.
 PREFIX = "gib"
-BUTTON_TEMPLATE = rf"{PREFIX}:(?P<action>reroll|refine|delete|up-(?:2K|4K)):(?P<turn>\d+)"
+BUTTON_TEMPLATE = rf"{PREFIX}:(?P<action>reroll|refine|delete|up-(?:2K|4K)|use[1-9]|rerollset):(?P<turn>\d+)"
 CANCEL_TEMPLATE = rf"{PREFIX}:cancel:(?P<user>\d+):(?P<ticket>\d+)"
 _REFINE_MODAL = re.compile(rf"{PREFIX}:refine-modal:(?P<turn>\d+)")
 _EDIT_MODAL = re.compile(rf"{PREFIX}:edit-modal:(?P<channel>\d+):(?P<message>\d+)")
@@ -53,6 +54,10 @@ Flags work there too: `--ar 16:9`, `--size 2K`, `--model pro`.
 **Buttons** on each result: Reroll, Refine, Upscale (models with sizes), Delete (the requester or a moderator). \
 A failure that may pass on a second go (a safety block, Gemini busy) has *Try again*.
 **In DMs** reply to my images to keep going.
+**Several pictures**: `--n 4` makes variants (press *Use 2* to go on from one, *Reroll all* for a new set); \
+`/story 4 a fox finds a key` draws a story panel by panel in one thread. On a picture: `--region "the sky"`, \
+`--mask` (attach the mask last), `--extend left,right:0.5`, `--style-ref` (attach the reference last); \
+a video attached is context for a still on models that take video.
 `/forget` (in a bot thread) clears its history · `/usage` shows images and cost · `/help` this text."""
 
 
@@ -111,7 +116,10 @@ def button_spec(action: str, turn_id: int) -> ButtonSpec:
     """The look of a result button, from its action alone (a restarted bot rebuilds buttons from custom_ids)."""
     if action.startswith("up-"):
         return ButtonSpec(f"Upscale {action[3:]}", button_id(action, turn_id), "secondary")
-    labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger")}
+    if action.startswith("use"):  # "Use k" names variant k's own turn
+        return ButtonSpec(f"Use {action[3:]}", button_id(action, turn_id), "primary")
+    labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger"),
+              "rerollset": ("Reroll all", "secondary")}
     label, style = labels[action]
     return ButtonSpec(label, button_id(action, turn_id), style)
 
@@ -128,6 +136,11 @@ def result_actions(options: Options, has_image: bool) -> list[str]:
         actions += [f"up-{size}" for size in upscale_sizes(options)]
     actions.append("delete")
     return actions
+
+
+def variant_actions(variants: tuple[int, ...]) -> list[tuple[str, int]]:
+    """(action, turn) of a variant set's buttons: "Use 1" … "Use N" (each its variant's turn), then "Reroll all"."""
+    return [(f"use{k}", turn_id) for k, turn_id in enumerate(variants, start=1)] + [("rerollset", variants[0])]
 
 
 def cancel_id(user_id: int, ticket: str) -> str:
@@ -256,6 +269,11 @@ def is_image(info: AttachmentInfo) -> bool:
     return info.filename.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def is_video(info: AttachmentInfo) -> bool:
+    """A video the models with video input take as context for a still."""
+    return video.by_name(info.filename, info.content_type)
+
+
 def download_url(info: AttachmentInfo, api_base: str | None) -> str | None:
     """The attachment's URL if it is on Discord's CDN (HTTPS) or on exactly the DISCORD_API_BASE host; else None."""
     for candidate in (info.url, info.proxy_url):
@@ -270,7 +288,9 @@ def download_url(info: AttachmentInfo, api_base: str | None) -> str | None:
 def check_attachment(info: AttachmentInfo, api_base: str | None) -> str:
     """Where to download an image attachment from, checked before any byte is read; BadInput says why not."""
     name = info.filename or "attachment"
-    check_declared(name, info.size, is_image=is_image(info), mime_type=info.content_type)
+    clip = is_video(info)
+    check_declared(name, info.size, is_image=is_image(info) or clip, mime_type=info.content_type,
+                   cap=video.MAX_VIDEO_BYTES if clip else MAX_INPUT_BYTES)
     url = download_url(info, api_base)
     if url is None:
         raise BadInput(f"`{name}` is not stored on Discord's CDN, so I will not fetch it. Upload the image itself.")
