@@ -93,9 +93,8 @@ def _summary(event: StartStory, chosen: Options, done: list[Reply], n: int, stop
     if stopped:
         lines.append(f"Stopped after panel {len(done)} of {n}, as asked.")
     lines.append("This thread is now an ordinary conversation: for example `make panel 2 at night`.")
-    last = done[-1].turn_id if done else None
     failure: Failure | None = None
     if not made and done and done[-1].failure is not None:
         failure = done[-1].failure
-    return Reply(key=event.key, turn_id=last, options=chosen, notices=tuple(lines), prompt=event.prompt,
+    return Reply(key=event.key, options=chosen, notices=tuple(lines), prompt=event.prompt,
                  failure=failure)

@@ -60,7 +60,7 @@ class StoryFlow:
 
         event = StartStory(key, user_of(interaction.user, interaction.permissions), text, panels, (), options)
         reply = await self.ctx.engine.handle(event, progress=progress, ticket=ticket, on_part=panel)
-        summary = [failure_text(reply.failure)] if reply.failure and not reply.turn_id else []
+        summary = [failure_text(reply.failure)] if reply.failure else []
         summary += [f"-# {notice}" for notice in reply.notices]
         await interaction.edit_original_response(content=shorten("\n".join([top, *summary]), 2000), view=None)
 

@@ -27,6 +27,7 @@ from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
 from adapters.slack.translate import (
     COMMAND,
     MODELS_COMMAND,
+    STORY_COMMAND,
     USAGE,
     USAGE_COMMAND,
     failure_text,
@@ -38,8 +39,20 @@ from adapters.slack.translate import (
     usage_text,
 )
 from core.engine import Engine
-from core.events import Failure, ListModels, Options, ShowUsage, StartThread, ThreadKey, UnsupportedOption, User
-from core.options import parse_flags
+from core.events import (
+    Event,
+    Failure,
+    ImageInput,
+    ListModels,
+    Options,
+    ShowUsage,
+    StartStory,
+    StartThread,
+    ThreadKey,
+    UnsupportedOption,
+    User,
+)
+from core.flags import parse_request, story_panels
 from core.turns import next_event
 
 log = logging.getLogger(__name__)
@@ -78,6 +91,7 @@ class SlackBot:
         self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=config.signing_secret)
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.app.command(COMMAND)(self.on_imagine)
+        self.app.command(STORY_COMMAND)(self.on_story)
         self.app.command(USAGE_COMMAND)(self.on_usage)
         self.app.command(MODELS_COMMAND)(self.on_models)
         self.app.event("message")(self.on_message)  # every subtype, so none is answered 404 and redelivered
@@ -101,7 +115,7 @@ class SlackBot:
     ) -> None:
         self.io.track()
         try:
-            prompt, options = parse_flags(command.get("text") or "")
+            prompt, options, workflow = parse_request(command.get("text") or "")
             chosen = self.engine.check_options(options)
         except UnsupportedOption as problem:
             await ack(text=f":warning: {problem.message}\n{USAGE}", response_type="ephemeral")
@@ -116,12 +130,39 @@ class SlackBot:
             return
         await ack()
         user = User(command["user_id"], command.get("user_name") or "")
-        work = self._imagine(team, command["channel_id"], user, prompt, options, chosen, respond)
+        work = self._imagine(team, command["channel_id"], user, prompt, chosen, respond,
+                             lambda key, images: StartThread(key, user, prompt, images, options, workflow))
+        self.io.spawn(work, command["channel_id"], None, user.id)
+
+    async def on_story(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        """`/story N PROMPT`: a root message, then each panel uploaded into its thread as it is done."""
+        self.io.track()
+        count, _, rest = (command.get("text") or "").strip().partition(" ")
+        try:
+            panels = story_panels(count)
+            prompt, options, _ = parse_request(rest)
+            chosen = self.engine.check_options(options)
+            if not prompt:
+                raise UnsupportedOption("Say what the story is about.")
+        except UnsupportedOption as problem:
+            usage = "Usage: `/story 4 a fox finds a key`."
+            await ack(text=f":warning: {problem.message} {usage}", response_type="ephemeral")
+            return
+        team = context.team_id or command.get("team_id") or ""
+        if refusal := self.engine.refusal(thread_key(team, command["channel_id"], "")):
+            await ack(text=f":no_entry: {refusal}", response_type="ephemeral")
+            return
+        await ack()
+        user = User(command["user_id"], command.get("user_name") or "")
+        work = self._imagine(team, command["channel_id"], user, f"{prompt} ({panels} panels)", chosen, respond,
+                             lambda key, images: StartStory(key, user, prompt, panels, images, options))
         self.io.spawn(work, command["channel_id"], None, user.id)
 
     async def _imagine(
-        self, team: str, channel: str, user: User, prompt: str, options: Options, chosen: Options,
-        respond: AsyncRespond,
+        self, team: str, channel: str, user: User, prompt: str, chosen: Options, respond: AsyncRespond,
+        make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event],
     ) -> None:
         try:
             root = await self.io.client.chat_postMessage(channel=channel, text=root_text(prompt, user.id, chosen))
@@ -130,7 +171,7 @@ class SlackBot:
             await respond(text=f":warning: {explain(error)}", response_type="ephemeral", replace_original=False)
             return
         key = thread_key(team, channel, root["ts"])
-        await self.io.turn(channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options))
+        await self.io.turn(channel, root["ts"], user.id, lambda images: make(key, images))
 
     # ---- /usage and /models: reports answered privately
 
@@ -206,7 +247,7 @@ class SlackBot:
             return
         user, where = User(event["user"]), thread_ts or ts
         try:
-            text, options = parse_flags(strip_mentions(event.get("text") or "", bot_user_id))
+            text, options, workflow = parse_request(strip_mentions(event.get("text") or "", bot_user_id))
         except UnsupportedOption as problem:
             await self.io.say(channel, where, failure_text(user.id, problem))
             return
@@ -219,8 +260,8 @@ class SlackBot:
                 return
         target = thread_key(team, channel, where)
         await self.io.turn(
-            channel, where, user.id, lambda images: next_event(target, user, text, images, options, stored=continuing),
-            refs,
+            channel, where, user.id,
+            lambda images: next_event(target, user, text, images, options, stored=continuing, workflow=workflow), refs,
         )
 
 

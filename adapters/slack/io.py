@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -98,8 +99,19 @@ class SlackIO:
         except Failure as failure:
             await status.finish(failure_text(user_id, failure))
             return
-        reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket)
+        on_part = partial(self._panel, channel, thread_ts, user_id)
+        reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket, on_part=on_part)
         await self.deliver(reply, channel, thread_ts, user_id, status)
+
+    async def _panel(self, channel: str, thread_ts: str, user_id: str, reply: Reply) -> None:
+        """A story's panel, posted in the thread as soon as it is done (a failed one with its Try again)."""
+        if reply.failure is not None:
+            text, blocks = failure_message(reply, user_id)
+            await self.say(channel, thread_ts, f"*{reply.caption}* {text}", blocks or None)
+            return
+        problem = await self._upload(reply, channel, thread_ts, user_id)
+        if problem:
+            await self.say(channel, thread_ts, problem)
 
     async def download(self, ref: FileRef) -> ImageInput:
         if ref.url is None and ref.id:  # payloads may hide a file's fields; files.info has them
@@ -124,6 +136,15 @@ class SlackIO:
             await status.remove()
             await self.say(channel, thread_ts, text, blocks)
             return
+        problem = await self._upload(reply, channel, thread_ts, user_id)
+        if problem:
+            await status.finish(problem)
+            return
+        await status.remove()
+
+    async def _upload(self, reply: Reply, channel: str, thread_ts: str, user_id: str) -> str | None:
+        """The images (a variant set's all together) in one message with its blocks; what went wrong, if anything."""
+        _, blocks = result_message(reply, user_id)
         title = (reply.prompt or "Gemini image")[:200]
         uploads = [
             {"file": image.data, "filename": upload_name(reply.turn_id, i, image.mime_type), "title": title}
@@ -136,11 +157,8 @@ class SlackIO:
             )
         except SLACK_ERRORS as error:
             log.warning("upload to %s failed: %s", channel, error)
-            await status.finish(
-                f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
-            )
-            return
-        await status.remove()
+            return f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
+        return None
 
     async def thread_images(self, channel: str, thread_ts: str, before: str) -> list[FileRef]:
         """The images a mention in a thread means: the root's, else those of the newest earlier message."""

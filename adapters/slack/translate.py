@@ -18,6 +18,7 @@ from core.turns import upscale_sizes
 
 PLATFORM = "slack"
 COMMAND = "/imagine"
+STORY_COMMAND = "/story"
 USAGE_COMMAND = "/usage"
 MODELS_COMMAND = "/models"
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback_id (slack-manifest.yml)
@@ -27,13 +28,17 @@ ACTION_REROLL = "imagine_reroll"
 ACTION_REFINE = "imagine_refine"
 ACTION_UPSCALE = "imagine_upscale"  # one button per size: action ids must differ within a block
 ACTION_DELETE = "imagine_delete"
+ACTION_USE = "imagine_use"  # "Use k" of a variant set: one per variant (ids differ within a block)
+ACTION_REROLL_SET = "imagine_reroll_set"
+USE_ACTION_PATTERN = re.compile(rf"^{ACTION_USE}:")
 UPSCALE_ACTION_PATTERN = re.compile(rf"^{ACTION_UPSCALE}:")
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "text"
 METADATA_LIMIT = 3000  # Slack's cap on a view's private_metadata
 SECTION_LIMIT = 3000  # Slack's cap on a section block's text
 USAGE = (
     "Usage: `/imagine PROMPT [--ar W:H] [--size 2K] [--model NAME]`, "
-    "for example `/imagine a red fox in the snow --ar 16:9`."
+    "for example `/imagine a red fox in the snow --ar 16:9`. `--n 4` makes four to pick from; "
+    "`/story 4 PROMPT` draws a story panel by panel."
 )
 
 
@@ -151,7 +156,7 @@ _USER_ID = re.compile(r"(?<![\w@])([UW](?=[A-Z0-9]*\d)[A-Z0-9]{4,})\b")  # Slack
 
 def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The blocks on the message that carries the images (and its plain text): what was made, and its buttons."""
-    lines = []
+    lines = [f"*{reply.caption}*"] if reply.caption else []
     if reply.text:
         lines.append(escape(reply.text.strip()))
     lines += [escape(n) for n in reply.notices]
@@ -164,9 +169,18 @@ def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[st
             body = body[: SECTION_LIMIT - 1] + "…"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
-    if reply.turn_id is not None:
+    if len(reply.variants) > 1:
+        blocks.append(variant_buttons(reply.variants))
+    elif reply.turn_id is not None:
         blocks.append(buttons(reply.turn_id, reply.options))
     return text[:39_000], blocks
+
+
+def variant_buttons(variants: tuple[int, ...]) -> dict[str, Any]:
+    """"Use 1" … "Use N" (each names its variant's turn) and "Reroll all" under a variant set."""
+    elements = [_button(f"{ACTION_USE}:{k}", f"Use {k}", str(turn_id)) for k, turn_id in enumerate(variants, 1)]
+    elements.append(_button(ACTION_REROLL_SET, "🔁 Reroll all", str(variants[0])))
+    return {"type": "actions", "block_id": f"imagine_set_{variants[0]}", "elements": elements}
 
 
 def buttons(turn_id: int, options: Options) -> dict[str, Any]:
