@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.http import same_origin
+from core import video
 from core.events import Failure, Options, Reply, ThreadKey
 from core.turns import upscale_sizes
 
@@ -79,6 +80,11 @@ class FileRef:
     @property
     def is_image(self) -> bool:
         return self.mimetype.startswith("image/")
+
+    @property
+    def is_video(self) -> bool:
+        """Context for a still on models with video input (checked against the model in the engine)."""
+        return video.by_name(self.name, self.mimetype)
 
 
 def file_ref(obj: dict[str, Any]) -> FileRef:
