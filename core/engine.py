@@ -15,8 +15,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 
-from core import canvas, catalogue, edits, images, options, story, turns, variants, video
+from core import canvas, catalogue, story, turns, variants
 from core.budget import Accountant, Limits, usage_report
+from core.compose import Composer
 from core.costs import Prices
 from core.events import (
     BadInput,
@@ -65,7 +66,6 @@ MiB = 1024 * 1024
 # Raw bytes per request: base64 inflates by 4/3, so 14 MiB of images and JSON stays near 18.7 MiB on the wire,
 # under Gemini's 20 MiB limit on a whole inline request.
 RAW_BUDGET = 14 * MiB
-INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
 UPSCALE_PROMPT = (
     "Render exactly the same image again at a higher resolution. Change nothing: same composition, subjects, "
@@ -113,6 +113,7 @@ class Engine:
         self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
         self.tickets = Tickets()
+        self._composer = Composer(store, model)
 
     @property
     def store(self) -> Store:
@@ -326,47 +327,9 @@ class Engine:
         self, text: str, inputs: tuple[ImageInput, ...], chosen: Options, workflow: Workflow,
         thread: ThreadRecord | None,
     ) -> Composed:
-        """The user's turn as Gemini Content: the workflow's instruction (a region, a mask, a larger canvas, a style
-        reference) with its images in order, images validated and shrunk and canvases built off the event loop."""
+        """The user's turn as Gemini Content (see `core.compose`)."""
         assert chosen.model is not None
-        spec = self.lineup.info(chosen.model)
-        clips = tuple(i for i in inputs if video.sniff(i.data))
-        stills = tuple(i for i in inputs if i not in clips)
-        latest = await self._latest_picture(thread) if workflow.edits and thread is not None else None
-        plan = await asyncio.to_thread(
-            edits.plan, text, stills, workflow, latest, spec.ratios, spec.max_input_edge
-        )
-        if plan.aspect_ratio:
-            chosen = replace(chosen, aspect_ratio=plan.aspect_ratio)
-        options.check_inputs(len(plan.images), spec)
-        for clip in clips:
-            video.check(spec, clip.name, len(clip.data), len(clips))
-        prepared = await asyncio.to_thread(_prepare_all, plan.images, spec.max_input_edge)
-        parts: list[dict] = [{"text": plan.text.strip()}] if plan.text.strip() else []
-        parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
-        for clip in clips:
-            parts.append(await self._video_part(clip))
-        size = (plan.canvas.width, plan.canvas.height) if plan.canvas else None
-        return Composed({"role": "user", "parts": parts}, chosen, size)
-
-    async def _video_part(self, clip: ImageInput) -> dict:
-        """A small video inline; a larger one uploaded once through the Files API and referred to by its URI."""
-        mime = video.sniff(clip.data) or "video/mp4"
-        if len(clip.data) <= video.INLINE_VIDEO_BYTES:
-            return {"inline_data": {"mime_type": mime, "data": clip.data}}
-        uri = await self._model.upload(clip.data, mime, clip.name)
-        return {"file_data": {"file_uri": uri, "mime_type": mime}}
-
-    async def _latest_picture(self, thread: ThreadRecord) -> bytes | None:
-        """The newest picture of the conversation (the model's), for edits that work on it."""
-        history = await self._store.history(thread.id, 2**62, 1, 2**62)
-        for content in reversed(history):
-            for part in content.get("parts") or ():
-                inline = part.get("inline_data")
-                if content.get("role") == "model" and inline and not part.get("thought") \
-                        and str(inline.get("mime_type", "")).startswith("image/"):
-                    return bytes(inline["data"])
-        return None
+        return await self._composer.compose(text, inputs, chosen, self.lineup.info(chosen.model), workflow, thread)
 
     @asynccontextmanager
     async def reserve(
@@ -506,11 +469,6 @@ class Engine:
 def _told(reply: Reply, notice: str | None) -> Reply:
     """The reply with the notice naming the model that actually ran, ahead of any other notice."""
     return replace(reply, notices=(notice, *reply.notices)) if notice else reply
-
-
-def _prepare_all(inputs: tuple[ImageInput, ...], max_edge: int) -> list[tuple[bytes, str]]:
-    each = INPUT_BUDGET // max(1, len(inputs))
-    return [images.prepare(image.data, image.name, max_edge, each) for image in inputs]
 
 
 def _content_size(content: Content) -> int:

@@ -123,16 +123,9 @@ class SlackBot:
         if not prompt:
             await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
             return
-        team = context.team_id or command.get("team_id") or ""
-        # Refused here, privately, before a root message is posted in a channel the bot does not serve.
-        if refusal := self.engine.refusal(thread_key(team, command["channel_id"], "")):
-            await ack(text=f":no_entry: {refusal}", response_type="ephemeral")
-            return
-        await ack()
         user = User(command["user_id"], command.get("user_name") or "")
-        work = self._imagine(team, command["channel_id"], user, prompt, chosen, respond,
-                             lambda key, images: StartThread(key, user, prompt, images, options, workflow))
-        self.io.spawn(work, command["channel_id"], None, user.id)
+        await self._begin(ack, command, context, respond, prompt, chosen,
+                          lambda key, images: StartThread(key, user, prompt, images, options, workflow))
 
     async def on_story(
         self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
@@ -150,14 +143,23 @@ class SlackBot:
             usage = "Usage: `/story 4 a fox finds a key`."
             await ack(text=f":warning: {problem.message} {usage}", response_type="ephemeral")
             return
+        user = User(command["user_id"], command.get("user_name") or "")
+        await self._begin(ack, command, context, respond, f"{prompt} ({panels} panels)", chosen,
+                          lambda key, images: StartStory(key, user, prompt, panels, images, options))
+
+    async def _begin(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond, title: str,
+        chosen: Options, make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event],
+    ) -> None:
+        """A command's conversation starts: refused privately where the bot does not serve (before a root message
+        is posted), else acknowledged and run in a root message's thread."""
         team = context.team_id or command.get("team_id") or ""
         if refusal := self.engine.refusal(thread_key(team, command["channel_id"], "")):
             await ack(text=f":no_entry: {refusal}", response_type="ephemeral")
             return
         await ack()
         user = User(command["user_id"], command.get("user_name") or "")
-        work = self._imagine(team, command["channel_id"], user, f"{prompt} ({panels} panels)", chosen, respond,
-                             lambda key, images: StartStory(key, user, prompt, panels, images, options))
+        work = self._imagine(team, command["channel_id"], user, title, chosen, respond, make)
         self.io.spawn(work, command["channel_id"], None, user.id)
 
     async def _imagine(

@@ -36,7 +36,7 @@ from adapters.slack.translate import (
 )
 from core.events import Options, Reroll, RerollSet, UnsupportedOption, User, UseVariant, Workflow
 from core.flags import parse_request
-from core.turns import Withdrawal, next_event
+from core.turns import TurnInfo, Withdrawal, next_event
 
 log = logging.getLogger(__name__)
 
@@ -141,16 +141,20 @@ class Interactive:
         parsed = parse_turn_value(action.get("value"))
         self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
 
-    async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
+    async def _pressed(self, body: dict[str, Any], value: str | None) -> TurnInfo | None:
+        """The stored turn a button names (from the store: the button needs nothing from this process); None, and
+        the presser told privately, when it is gone."""
         channel, thread_ts, user_id = _where(body)
         parsed = parse_turn_value(value)
         turn = await self.engine.turn_info(parsed[0]) if parsed else None
-        if turn is None:
-            if channel:
-                await self.io.ephemeral(channel, user_id, thread_ts, GONE)
-            return
-        user, key = _user(body), turn.key  # from the store: the button needs nothing from this process
-        await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.turn_id, user, size))
+        if turn is None and channel:
+            await self.io.ephemeral(channel, user_id, thread_ts, GONE)
+        return turn
+
+    async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
+        if (turn := await self._pressed(body, value)) is not None:
+            user, key = _user(body), turn.key
+            await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.turn_id, user, size))
 
     async def on_use(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         """"Use k": the thread goes on from variant k (no model call), said in the thread for everyone."""
@@ -159,18 +163,14 @@ class Interactive:
         self.io.spawn(self._use(body, action.get("value")), *_where(body))
 
     async def _use(self, body: dict[str, Any], value: str | None) -> None:
-        channel, thread_ts, user_id = _where(body)
-        parsed = parse_turn_value(value)
-        turn = await self.engine.turn_info(parsed[0]) if parsed else None
-        if turn is None or parsed is None:
-            if channel:
-                await self.io.ephemeral(channel, user_id, thread_ts, GONE)
+        if (turn := await self._pressed(body, value)) is None:
             return
-        reply = await self.engine.handle(UseVariant(parsed[0], _user(body)))
+        user = _user(body)
+        reply = await self.engine.handle(UseVariant(turn.turn_id, user))
         if reply.failure is not None:
-            await self.io.ephemeral(turn.key.channel, user_id, turn.key.thread, f":warning: {reply.failure.message}")
+            await self.io.ephemeral(turn.key.channel, user.id, turn.key.thread, f":warning: {reply.failure.message}")
             return
-        await self.io.say(turn.key.channel, turn.key.thread, f"<@{user_id}>: {' '.join(reply.notices)}")
+        await self.io.say(turn.key.channel, turn.key.thread, f"<@{user.id}>: {' '.join(reply.notices)}")
 
     async def on_reroll_set(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
@@ -178,15 +178,9 @@ class Interactive:
         self.io.spawn(self._reroll_set(body, action.get("value")), *_where(body))
 
     async def _reroll_set(self, body: dict[str, Any], value: str | None) -> None:
-        channel, thread_ts, user_id = _where(body)
-        parsed = parse_turn_value(value)
-        turn = await self.engine.turn_info(parsed[0]) if parsed else None
-        if turn is None:
-            if channel:
-                await self.io.ephemeral(channel, user_id, thread_ts, GONE)
-            return
-        user, key = _user(body), turn.key
-        await self.io.turn(key.channel, key.thread, user.id, lambda _: RerollSet(turn.turn_id, user))
+        if (turn := await self._pressed(body, value)) is not None:
+            user, key = _user(body), turn.key
+            await self.io.turn(key.channel, key.thread, user.id, lambda _: RerollSet(turn.turn_id, user))
 
     async def on_refine(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
