@@ -21,6 +21,7 @@ from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
+from bot import offline_controls as controls
 from bot import offline_interactions
 from bot.wire import WireError, WireRequest, parse_request, wire_content
 from core import catalogue
@@ -221,6 +222,8 @@ class GeminiStandIn:
         """The answer to one request, generateContent-shaped; an Interactions request continues its chain."""
         if (gone := self.not_offered(wire.model)) is not None:
             return gone
+        if (refused := controls.refusal(wire)) is not None:
+            return refused
         if wire.previous_interaction_id is not None:
             if not wire.store:
                 return WireError(400, "INVALID_ARGUMENT", "previous_interaction_id cannot be used with store=false.")
@@ -248,5 +251,10 @@ class GeminiStandIn:
         signature = f"sig:{wire.model}:{response_id}".encode() if model.thinks else None
         text = f"Offline stand-in: {wire.prompt[:80]}" if wire.prompt else "Offline stand-in"
         tokens = model.image_tokens.get(wire.image_size or "1K", 1290)
-        return image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
-                            tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)
+        answer = image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
+                              tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)
+        return controls.enrich(answer, wire, self.grounding(wire))
+
+    def grounding(self, wire: WireRequest) -> dict[str, Any] | None:
+        """The `groundingMetadata` of an answer to a request with the Google Search tool (the emulator scripts it)."""
+        return controls.grounding(wire) if wire.search else None
