@@ -83,6 +83,11 @@ class Options:
             parts.append(self.aspect_ratio)
         if self.image_size:
             parts.append(self.image_size)
+        return " · ".join(parts + self.control_parts())
+
+    def control_parts(self) -> list[str]:
+        """The controls in force, for a caption: only what differs from the default."""
+        parts: list[str] = []
         if self.style and self.style != "none":
             parts.append(f"style {self.style}")
         if self.exclude and self.exclude != "-":
@@ -93,7 +98,7 @@ class Options:
             parts.append("search" if self.searching == "web" else "search images")
         if self.thoughts:
             parts.append("thoughts shown")
-        return " · ".join(parts)
+        return parts
 
 
 # Inbound events -------------------------------------------------------------------------------------------
