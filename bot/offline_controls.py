@@ -31,7 +31,7 @@ def refusal(wire: WireRequest) -> WireError | None:
 def grounding(wire: WireRequest) -> dict[str, Any]:
     """Made-up but well-formed grounding: a query from the prompt, a web page, and for image search an image whose
     containing page differs from the image file."""
-    query = wire.prompt[:60] or "image"
+    query = wire.prompt.split(". ")[0].rstrip(".")[:60] or "image"  # the user's words, not the bot's instructions
     slug = quote(query.replace(" ", "-").lower())
     metadata: dict[str, Any] = {
         "webSearchQueries": [query],

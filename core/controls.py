@@ -63,7 +63,10 @@ class Controls:
     async def turn(self, key: ThreadKey, text: str, chosen: Options, *, edit: bool, restyle: bool) -> Turn:
         """The text Gemini gets (the user's words, the style's instruction, the exclusion) and the guidance."""
         extra = [styles.instruction(chosen.style, edit=edit and restyle), styles.exclusion(chosen.exclude)]
-        sent = " ".join(filter(None, [text.strip(), *extra]))
+        words = text.strip()
+        if words and any(extra) and words[-1] not in ".!?":
+            words += "."  # the instructions follow as sentences of their own
+        sent = " ".join(filter(None, [words, *extra]))
         return Turn(sent, (await self.in_force(key)).guidance())
 
     async def settings(self, key: ThreadKey) -> Reply:

@@ -75,12 +75,15 @@ class Prices:
         price, size = self._price(model, size)
         return price.image[size]
 
-    def estimate(self, model: str, size: str | None, input_images: int = 0) -> float:
-        """What one request is reserved at: one image at its size, plus generous input and thinking allowances."""
+    def estimate(self, model: str, size: str | None, input_images: int = 0, searching: bool = False) -> float:
+        """What one request is reserved at: one image at its size, plus generous input and thinking allowances, and
+        a few search queries at full price when it searches (whether the free allowance covers them is not known
+        until Gemini says how many it ran)."""
         price, size = self._price(model, size)
+        search = ESTIMATED_SEARCH_QUERIES * self.search_per_1000 / 1000 if searching else 0.0
         input_tokens = ESTIMATED_INPUT_TOKENS + 1_300 * input_images
         thinking = ESTIMATED_THOUGHT_TOKENS * price.output_per_mtok if catalogue.capabilities(model).thinks else 0
-        return price.image[size] + (input_tokens * price.input_per_mtok + thinking) / 1e6
+        return price.image[size] + (input_tokens * price.input_per_mtok + thinking) / 1e6 + search
 
     def cost(
         self, model: str, size: str | None, prompt_tokens: int, output_tokens: int, thought_tokens: int = 0

@@ -337,7 +337,8 @@ class Engine:
         inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
         exempt = self.policy.is_admin(thread.key.platform, user)
         try:
-            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt):
+            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt,
+                                               searching=chosen.searching is not None):
                 budget = self._config.raw_budget - _content_size(message)
                 previous = await self._chain(thread.id, before or turn_id, chosen.model)
                 window = partial(self._window, thread.id, before or turn_id, chosen.model, max(0, budget))

@@ -132,7 +132,7 @@ async def test_reroll_and_upscale_use_the_final_image(engine, gemini):
 async def test_each_style_preset_reaches_gemini(engine, gemini, name):
     reply = await engine.handle(start(f"a harbour at dawn --style {name}"))
     assert reply.ok and f"style {name}" in reply.options.describe()
-    assert gemini.requests[-1].prompt == f"a harbour at dawn Render it as {styles.STYLES[name]}."
+    assert gemini.requests[-1].prompt == f"a harbour at dawn. Render it as {styles.STYLES[name]}."
 
 
 async def test_style_on_an_edit_restyles_and_keeps_the_composition(engine, gemini):
@@ -196,3 +196,10 @@ async def test_a_default_the_chosen_model_cannot_use_is_dropped_not_refused(engi
     await engine.handle(ChangeSetting(KEY, ADMIN, "server", "think", "high"))
     reply = await engine.handle(start("a fox --model pro"))
     assert reply.ok and reply.options.think is None and gemini.requests[-1].thinking_level is None
+
+
+def test_a_searching_request_reserves_a_few_queries_more():
+    prices = Prices()
+    assert prices.estimate("gemini-3-pro-image", "1K", searching=True) == pytest.approx(
+        prices.estimate("gemini-3-pro-image", "1K") + 3 * 0.014)
+    assert prices.search_cost(3, used_this_month=4_999) == pytest.approx(2 * 0.014)

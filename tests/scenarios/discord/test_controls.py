@@ -21,7 +21,7 @@ async def test_search_links_queries_and_sources_under_the_picture(
     assert gemini.requests[-1].search == ("web", "images")
     [embed] = result["embeds"]
     text = embed["description"]
-    assert "(<https://www.google.com/search?q=a+Timareta+butterfly+Do+not+include" in text
+    assert "[a Timareta butterfly](<https://www.google.com/search?q=a+Timareta+butterfly>)" in text
     assert "(<https://example.net/gallery/a-timareta-butterfly" in text and "img.example.net" not in text
     assert "search images" in result["content"] and "no people" in result["content"]
 
