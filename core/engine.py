@@ -219,8 +219,9 @@ class Engine:
         return await self._store.turn_info(turn_id)
 
     def check_options(self, chosen: Options, base: Options | None = None) -> Options:
-        """`chosen` over `base` (a thread's options), checked against the model: UnsupportedOption says why not."""
-        return self.lineup.check(chosen.over(base or Options()))[0]
+        """`chosen` over `base` (a thread's options), checked against the model (and the operator's search switch):
+        UnsupportedOption says why not."""
+        return self.controls.allowed(self.lineup.check(chosen.over(base or Options()))[0])
 
     def refusal(self, key: ThreadKey) -> str | None:
         """Why this place is not served (an allow-list), before anything is posted there; None when it is."""

@@ -52,6 +52,13 @@ async def test_search_sends_the_tool_and_shows_queries_and_sources(engine, gemin
     assert query == "today's weather in Oslo" and url == GOOGLE_SEARCH + "today%27s+weather+in+Oslo"
     assert reply.grounding.source_links()[0][1].startswith("https://example.org/pages/")
     assert "search" in reply.options.describe()
+    text, flags = parse_flags("as a bar chart --style flat")
+    later = await engine.handle(NextTurn(KEY, ALICE, text, options=flags))
+    assert later.ok and gemini.requests[-1].search == ("web",)  # kept with the thread
+    assert later.options.style == "flat-illustration"
+    off = await engine.handle(NextTurn(KEY, ALICE, "in blue", options=Options(search="off")))
+    assert off.ok and gemini.requests[-1].search == () and off.grounding is None
+    assert (await engine.thread_options(KEY)).style == "flat-illustration"
 
 
 async def test_image_search_shows_the_containing_page_never_the_image_file(engine, gemini):
