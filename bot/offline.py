@@ -2,8 +2,9 @@
 (keeping the interactions it was asked to store) and draws the prompt.
 
 `--offline` points the real google-genai client at it, so the whole bot (history, thought signatures, edits,
-ratios and sizes, server-side chains) runs without a key. Edits paste the input images into the picture. The
-test emulator builds on the same wire code (`parse_request`, `image_answer`, `bot.offline_interactions`).
+ratios and sizes, server-side chains, search grounding, thoughts) runs without a key. Edits paste the input
+images into the picture. The test emulator builds on the same wire code (`parse_request`, `image_answer`,
+`bot.offline_interactions`, `bot.offline_controls`).
 """
 
 from __future__ import annotations

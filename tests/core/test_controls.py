@@ -210,3 +210,24 @@ def test_a_searching_request_reserves_a_few_queries_more():
     assert prices.estimate("gemini-3-pro-image", "1K", searching=True) == pytest.approx(
         prices.estimate("gemini-3-pro-image", "1K") + 3 * 0.014)
     assert prices.search_cost(3, used_this_month=4_999) == pytest.approx(2 * 0.014)
+
+
+async def test_settings_and_thread_controls_are_kept_across_restarts(tmp_path, model):
+    from core.store import Store
+
+    first = await Store.open(tmp_path / "kept.db")
+    try:
+        engine = Engine(first, model, EngineConfig())
+        await engine.handle(ChangeSetting(KEY, ADMIN, "channel", "guidance", "Muted colours."))
+        assert (await engine.handle(start("a fox --style comic --no cars --search --think high"))).ok
+    finally:
+        await first.close()
+    reopened = await Store.open(tmp_path / "kept.db")
+    try:
+        engine = Engine(reopened, model, EngineConfig())
+        kept = await engine.thread_options(KEY)
+        assert (kept.style, kept.exclude, kept.search, kept.think) == ("comic", "cars", "web", "high")
+        shown = await engine.handle(ShowSettings(KEY, ALICE))
+        assert "channel guidance: Muted colours." in shown.notices
+    finally:
+        await reopened.close()

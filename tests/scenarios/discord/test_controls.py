@@ -11,6 +11,8 @@ from tests.support import until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
+MANAGE_GUILD = 1 << 5
+
 
 async def test_search_links_queries_and_sources_under_the_picture(
     discord_bot: Bot, discord_emu: DiscordEmulator, gemini
@@ -53,3 +55,29 @@ async def test_styles_and_settings_commands(discord_bot: Bot, discord_emu: Disco
     refused = await discord_emu.invoke_slash("settings", {"scope": "server", "key": "style", "value": "comic"})
     await until(lambda: refused.followup_message_ids, timeout=10, what="the refusal")
     assert "Only admins" in discord_emu.messages[refused.followup_message_ids[0]]["content"]
+
+
+async def test_a_server_manager_sets_a_default_that_the_next_picture_uses(
+    discord_bot: Bot, discord_emu: DiscordEmulator, gemini
+) -> None:
+    await discord_bot.start()
+    manager = discord_emu.add_member(discord_emu.guild_id, "mia", permissions=MANAGE_GUILD)
+    rec = await discord_emu.invoke_slash("settings", {"scope": "server", "key": "no", "value": "text, logos"},
+                                         user=manager)
+    await until(lambda: rec.followup_message_ids, timeout=10, what="the change")
+    assert "Set the server setting `no`" in discord_emu.messages[rec.followup_message_ids[0]]["content"]
+    result = await imagine(discord_emu, {"prompt": "a shop sign"})
+    assert gemini.requests[-1].prompt.endswith("anywhere in the image: text, logos.")
+    assert "no text, logos" in result["content"]
+
+
+async def test_search_on_a_model_without_grounding_is_refused_by_name(
+    discord_bot: Bot, discord_emu: DiscordEmulator, gemini
+) -> None:
+    await discord_bot.start()
+    rec = await discord_emu.invoke_slash("imagine", {"prompt": "the weather", "search": "web",
+                                                     "model": "gemini-3.1-flash-lite-image"})
+    answer = await discord_emu.wait_for_callback(rec)
+    assert answer["data"]["flags"] & FLAG_EPHEMERAL
+    assert "has no Google Search grounding. --search works with:" in answer["data"]["content"]
+    assert gemini.requests == []
