@@ -87,13 +87,13 @@ def parse_flags(text: str) -> tuple[str, Options]:
 
 _NO = re.compile(r"(?:^|\s)--no(?:[=\s]+)(.+?)(?=\s--?[a-z]|\s—|$)", re.IGNORECASE)
 _WORD = re.compile(r"(?:^|\s)--(style|think)(?![\w-])(?:[=\s]+(?!--)(\S+))?", re.IGNORECASE)
-_THOUGHTS = re.compile(r"(?:^|\s)--thoughts(?![\w-])", re.IGNORECASE)
+_THOUGHTS = re.compile(r"(?:^|\s)--thoughts(?![\w-])(?:[=\s]+(on|off)(?!\S))?", re.IGNORECASE)
 _SEARCH = re.compile(r"(?:^|\s)--search(?![\w-])(?:[=\s]+(web|images?|off|on)(?!\S))?", re.IGNORECASE)
 THINK_LEVELS = ("minimal", "high")
 
 
 def parse_controls(text: str) -> tuple[str, Options]:
-    """Take `--style NAME --no TERMS --think LEVEL --thoughts --search [images|off]` out of `text`.
+    """Take `--style NAME --no TERMS --think LEVEL --thoughts [off] --search [images|off]` out of `text`.
 
     Forms are checked here (a style name against the presets); what a model supports is checked by `check`.
     """
@@ -114,8 +114,8 @@ def parse_controls(text: str) -> tuple[str, Options]:
             raise UnsupportedOption(f"`--think {value}` is not a thinking level; use minimal or high.")
         else:
             found["think"] = value.lower()
-    if _THOUGHTS.search(text):
-        found["thoughts"] = True
+    if match := _THOUGHTS.search(text):
+        found["thoughts"] = (match.group(1) or "on").lower() == "on"  # `--thoughts off` stops showing them
     if match := _SEARCH.search(text):
         value = (match.group(1) or "web").lower()
         found["search"] = {"on": "web", "image": "images"}.get(value, value)

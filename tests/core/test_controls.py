@@ -127,6 +127,8 @@ async def test_thoughts_are_shown_apart_and_never_the_result(engine, gemini, sto
     assert refined.options.thoughts is True  # inherited by later turns
     shown = await engine.handle(ShowThoughts(reply.turn_id, User("bob")))
     assert shown.thoughts == reply.thoughts and len(shown.thought_images) == 2
+    quiet = await engine.handle(NextTurn(KEY, ALICE, "add stars", options=parse_flags("x --thoughts off")[1]))
+    assert quiet.ok and quiet.thoughts == () and not gemini.requests[-1].include_thoughts
 
 
 async def test_reroll_and_upscale_use_the_final_image(engine, gemini):
@@ -231,3 +233,23 @@ async def test_settings_and_thread_controls_are_kept_across_restarts(tmp_path, m
         assert "channel guidance: Muted colours." in shown.notices
     finally:
         await reopened.close()
+
+
+@pytest.mark.parametrize("text,prompt,expected", [
+    ("a fox --style Oil_painting --no text, people --think high", "a fox",
+     Options(style="oil-painting", exclude="text, people", think="high")),
+    ("a fox --search in the snow", "a fox in the snow", Options(search="web")),
+    ("a fox --search images --thoughts", "a fox", Options(search="images", thoughts=True)),
+    ("a fox --no cars --ar 16:9", "a fox", Options(aspect_ratio="16:9", exclude="cars")),
+    ("a fox --search off --thoughts off", "a fox", Options(search="off", thoughts=False)),
+])
+def test_control_flags_are_taken_out_of_the_prompt(text, prompt, expected):
+    assert parse_flags(text) == (prompt, expected)
+
+
+@pytest.mark.parametrize("text,needle", [("x --style", "needs a value"), ("x --think", "needs a value"),
+                                         ("x --think medium", "use minimal or high"), ("x --no", "needs the things")])
+def test_malformed_control_flags_are_explained(text, needle):
+    with pytest.raises(UnsupportedOption) as info:
+        parse_flags(text)
+    assert needle in info.value.message
