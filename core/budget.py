@@ -68,13 +68,14 @@ class Accountant:
 
     @asynccontextmanager
     async def reserve(
-        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool,
+        searching: bool = False,
     ) -> AsyncIterator[None]:
         """Hold the estimate while the request runs; raise LimitReached naming the limit and when it resets.
 
         Record the turn's usage inside the block: the hold is dropped only after the real cost is counted.
         """
-        estimate = self.prices.estimate(model, size, inputs)
+        estimate = self.prices.estimate(model, size, inputs, searching)
         async with self._lock:
             await self._check(key, user, estimate, exempt)
             hold = _Hold(key.platform, key.space, user.id, estimate)
