@@ -73,14 +73,15 @@ class Accountant:
 
     @asynccontextmanager
     async def reserve(
-        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool, count: int = 1
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool,
+        searching: bool = False, count: int = 1,
     ) -> AsyncIterator[None]:
         """Hold the estimate of `count` images (a variant set, a story: all before any call) while the request runs;
         raise LimitReached naming the limit, the numbers and when it resets: a set that does not fit is refused whole.
 
         Record the turns' usage inside the block: the hold is dropped only after the real cost is counted.
         """
-        estimate = self.prices.estimate(model, size, inputs) * count
+        estimate = self.prices.estimate(model, size, inputs, searching) * count
         async with self._lock:
             await self._check(key, user, estimate, exempt, count)
             hold = _Hold(key.platform, key.space, user.id, estimate, count)

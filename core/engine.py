@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from core import canvas, catalogue, story, turns, variants
-from core.budget import Accountant, Limits, usage_report
+from core.budget import Accountant, Limits, month_start, usage_report
 from core.compose import Composer
+from core.controls import Controls
 from core.costs import Prices
 from core.events import (
     BadInput,
+    ChangeSetting,
     EditImages,
     Event,
     Failure,
@@ -29,6 +31,7 @@ from core.events import (
     ImageInput,
     Interrupted,
     ListModels,
+    ListStyles,
     ModelGone,
     ModelRetired,
     ModelUnavailable,
@@ -41,6 +44,8 @@ from core.events import (
     Reply,
     Reroll,
     RerollSet,
+    ShowSettings,
+    ShowThoughts,
     ShowUsage,
     StartStory,
     StartThread,
@@ -83,6 +88,7 @@ class EngineConfig:
     progress_interval: float = 5.0
     quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
     quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
+    search_enabled: bool = True  # BOT_SEARCH=off: --search is refused, and settings cannot turn it on
 
 
 class Engine:
@@ -104,6 +110,7 @@ class Engine:
         self.accountant = accountant or Accountant(store, Limits(), Prices(), clock)
         self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
+        self.controls = Controls(store, self.lineup, self.policy, search_enabled=config.search_enabled)
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
         self._active = 0
@@ -156,6 +163,14 @@ class Engine:
                     reply = await self._usage(event)
                 case ListModels():
                     reply = Reply(key=event.key, notices=tuple(model_lines(self.lineup, self.accountant.prices)))
+                case ListStyles():
+                    reply = self.controls.styles(event.key)
+                case ShowSettings():
+                    reply = await self.controls.settings(event.key)
+                case ChangeSetting():
+                    reply = await self.controls.change(event)
+                case ShowThoughts():
+                    reply = await self.controls.thoughts(event)
                 case _:
                     raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
@@ -225,8 +240,9 @@ class Engine:
         return await self._store.turn_info(turn_id)
 
     def check_options(self, chosen: Options, base: Options | None = None) -> Options:
-        """`chosen` over `base` (a thread's options), checked against the model: UnsupportedOption says why not."""
-        return self.lineup.check(chosen.over(base or Options()))[0]
+        """`chosen` over `base` (a thread's options), checked against the model (and the operator's search switch):
+        UnsupportedOption says why not."""
+        return self.controls.allowed(self.lineup.check(chosen.over(base or Options()))[0])
 
     def refusal(self, key: ThreadKey) -> str | None:
         """Why this place is not served (an allow-list), before anything is posted there; None when it is."""
@@ -257,12 +273,21 @@ class Engine:
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
-        chosen, notice = self.lineup.check(event.options)
-        composed = await self.compose(event.prompt, event.images, chosen, event.workflow, None)
+        composed, notice = await self.starting(event.key, event.prompt, event.options, event.images, event.workflow)
         async with self.thread_lock(event.key):
             thread = await self._store.save_thread(event.key, composed.chosen, event.user.id)
             return _told(await self._one_or_set(thread, event.user, event.prompt, composed, event.workflow, request),
                          notice)
+
+    async def starting(
+        self, key: ThreadKey, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...], workflow: Workflow
+    ) -> tuple[Composed, str | None]:
+        """A new conversation's first turn: the defaults in force here under the user's flags, checked against the
+        model, with the style's words and the guidance; and the notice naming the model that runs, if another."""
+        checked, notice = self.lineup.check(await self.controls.starting(key, chosen))
+        checked = self.controls.allowed(checked)
+        turn = await self.controls.turn(key, prompt, checked, edit=bool(inputs) or workflow.edits, restyle=True)
+        return await self.compose(turn.text, inputs, checked, workflow, None, guidance=turn.guidance), notice
 
     async def _next(self, event: NextTurn, request: Request) -> Reply:
         if not event.text.strip() and not event.images and not event.workflow.edits:
@@ -272,7 +297,11 @@ class Engine:
             if thread is None:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
-            composed = await self.compose(event.text, event.images, chosen, event.workflow, thread)
+            chosen = self.controls.allowed(chosen)
+            turn = await self.controls.turn(event.key, event.text, chosen, edit=True,
+                                            restyle=event.options.style is not None)
+            composed = await self.compose(turn.text, event.images, chosen, event.workflow, thread,
+                                          guidance=turn.guidance)
             if composed.chosen != thread.options:  # flags on a later message change the thread from here on
                 thread = await self._store.save_thread(event.key, composed.chosen, thread.created_by)
             reply = await self._one_or_set(thread, event.user, event.text, composed, event.workflow, request)
@@ -291,17 +320,19 @@ class Engine:
             raise NotFound("That image's conversation was cleared (/forget) or no longer exists.")
         if refusal := self.policy.refusal(turn.thread.key):
             raise Forbidden(refusal)
+        guidance = await self.guidance(turn.thread.key)
         async with self.thread_lock(turn.thread.key):
             if event.image_size:
                 bigger = Options(image_size=event.image_size).over(turn.options)
                 chosen, notice = self.lineup.check(bigger)
                 message: Content = {"role": "user", "parts": [{"text": UPSCALE_PROMPT}]}
-                reply = await self._run(turn.thread, event.user, turn.prompt, Composed(message, chosen), request,
-                                        turn.id + 1)
+                reply = await self._run(turn.thread, event.user, turn.prompt, Composed(message, chosen, None, guidance),
+                                        request, turn.id + 1)
                 return _told(reply, notice)
             chosen, notice = self.lineup.check(turn.options)  # its model may be gone since: the replacement runs
-            reply = await self._run(turn.thread, event.user, turn.prompt, Composed(turn.request, chosen), request,
-                                    turn.id)
+            chosen = self.controls.allowed(chosen)
+            again = Composed(turn.request, chosen, None, guidance)
+            reply = await self._run(turn.thread, event.user, turn.prompt, again, request, turn.id)
             return _told(reply, notice)
 
     async def _forget(self, event: Forget) -> Reply:
@@ -325,11 +356,17 @@ class Engine:
 
     async def compose(
         self, text: str, inputs: tuple[ImageInput, ...], chosen: Options, workflow: Workflow,
-        thread: ThreadRecord | None,
+        thread: ThreadRecord | None, *, guidance: str | None = None,
     ) -> Composed:
-        """The user's turn as Gemini Content (see `core.compose`)."""
+        """The user's turn as Gemini Content (see `core.compose`), with the system instruction it goes with."""
         assert chosen.model is not None
-        return await self._composer.compose(text, inputs, chosen, self.lineup.info(chosen.model), workflow, thread)
+        composed = await self._composer.compose(text, inputs, chosen, self.lineup.info(chosen.model), workflow,
+                                                thread)
+        return replace(composed, guidance=guidance)
+
+    async def guidance(self, key: ThreadKey) -> str | None:
+        """The system instruction in force where `key` lives (the server's and channel's settings)."""
+        return (await self.controls.in_force(key)).guidance()
 
     @asynccontextmanager
     async def reserve(
@@ -339,7 +376,8 @@ class Engine:
         assert chosen.model is not None
         inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
         exempt = self.policy.is_admin(key.platform, user)
-        async with self.accountant.reserve(key, user, chosen.model, chosen.image_size, inputs, exempt, count):
+        async with self.accountant.reserve(key, user, chosen.model, chosen.image_size, inputs, exempt,
+                                           searching=chosen.searching is not None, count=count):
             yield
 
     async def _run(
@@ -371,17 +409,12 @@ class Engine:
             # with a chain to continue, the window is read only if Gemini turns out not to have it
             history = [] if previous is not None else await window()
             call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
-                                   previous, load_history=window if previous is not None else None)
+                                   previous, load_history=window if previous is not None else None,
+                                   search=chosen.searching, thinking_level=chosen.think,
+                                   include_thoughts=bool(chosen.thoughts), system_instruction=composed.guidance)
             result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
             await self._store.complete_turn(turn_id, result.content, result.interaction_id)
-            cost = self.accountant.prices.cost(
-                chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
-            )
-            await self._store.record_usage(
-                Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
-                      result.output_tokens, result.total_tokens, len(result.images), cost,
-                      self.accountant.clock())
-            )
+            await self._record(thread.key, user, chosen, result)
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
             if isinstance(failure, ModelGone):
@@ -397,7 +430,23 @@ class Engine:
         if composed.canvas is not None and result.images:
             got = await asyncio.to_thread(canvas.image_size, result.images[0].data)
             notices += tuple(filter(None, [canvas.shape_notice(composed.canvas, got)]))
-        return replace(reply, images=result.images, text=result.text, notices=notices)
+        return replace(reply, images=result.images, text=result.text, notices=notices, grounding=result.grounding,
+                       thoughts=result.thoughts if chosen.thoughts else (),
+                       thought_images=result.thought_images if chosen.thoughts else ())
+
+    async def _record(self, key: ThreadKey, user: User, chosen: Options, result: Generation) -> None:
+        """The turn's usage and cost: tokens, and search queries past Google's free monthly allowance."""
+        assert chosen.model is not None
+        prices, now = self.accountant.prices, self.accountant.clock()
+        cost = prices.cost(chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
+                           result.thought_tokens)
+        queries = result.grounding.billed_queries if result.grounding else 0
+        if queries:
+            cost += prices.search_cost(queries, await self._store.search_queries_since(month_start(now)))
+        await self._store.record_usage(
+            Usage(key, user.id, chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
+                  result.total_tokens, len(result.images), cost, now, queries)
+        )
 
     async def _model_gone(self, thread: ThreadRecord, chosen: Options, gone: ModelGone) -> Failure:
         """A 404 for the model mid-run (retired since start): the thread moves on to the replacement."""

@@ -33,6 +33,7 @@ class Composed:
     message: Content
     chosen: Options
     canvas: tuple[int, int] | None = None
+    guidance: str | None = None  # the system instruction in force (the server's and channel's settings)
 
 
 @dataclass
@@ -99,8 +100,10 @@ class Runner(Protocol):
     def reserve(self, key: ThreadKey, user: User, chosen: Options, message: Content,
                 count: int) -> AbstractAsyncContextManager[None]: ...
 
-    async def compose(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options, workflow: Workflow,
-                      thread: ThreadRecord | None) -> Composed: ...
+    async def starting(self, key: ThreadKey, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...],
+                       workflow: Workflow) -> tuple[Composed, str | None]: ...
+
+    async def guidance(self, key: ThreadKey) -> str | None: ...
 
     async def attempt(self, thread: ThreadRecord, user: User, turn_id: int, prompt: str, composed: Composed,
                       request: Request, before: int) -> Reply: ...

@@ -70,7 +70,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE turns ADD COLUMN interaction_id TEXT;  -- Gemini's stored interaction for this turn, if any
     """,
-    # issue 12: a variant set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button
+    """
+    ALTER TABLE threads ADD COLUMN controls TEXT;  -- JSON: style, exclude, think, thoughts, search
+    ALTER TABLE turns ADD COLUMN controls TEXT;
+    ALTER TABLE usage ADD COLUMN search_queries INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE defaults (  -- /settings: a server's (channel '') or a channel's defaults, one row per key
+        platform TEXT NOT NULL, space TEXT NOT NULL, channel TEXT NOT NULL, name TEXT NOT NULL,
+        value TEXT NOT NULL, set_by TEXT NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (platform, space, channel, name)
+    );
+    """,
+    # Issue 12's migration, numbered 6 once merged after issue 10's 5 (the schema is positional: keep the order).
+    # A variant set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button
     # may still name them) but leave the history: the variants not chosen, a set rerolled as a whole.
     """
     ALTER TABLE turns ADD COLUMN variant_set INTEGER;
@@ -78,6 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX turns_by_variant_set ON turns (variant_set) WHERE variant_set IS NOT NULL;
     """,
 )
+CONTROLS = ("style", "exclude", "think", "thoughts", "search")
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class Usage:
     images: int
     cost_usd: float = 0.0
     at: float = 0.0  # epoch seconds; 0 means now
+    search_queries: int = 0  # Google Search queries run for this turn (billed past a free monthly allowance)
 
 
 def _json_default(value: object) -> str:
@@ -142,8 +155,15 @@ def hydrate(text: str, blobs: dict[str, bytes]) -> Content:
     return content
 
 
-def _options(row: aiosqlite.Row, offset: int) -> Options:
-    return Options(model=row[offset], aspect_ratio=row[offset + 1], image_size=row[offset + 2])
+def _options(row: aiosqlite.Row, offset: int, controls: str | None = None) -> Options:
+    return Options(model=row[offset], aspect_ratio=row[offset + 1], image_size=row[offset + 2],
+                   **(json.loads(controls) if controls else {}))
+
+
+def _controls(options: Options) -> str | None:
+    """The options beyond model, ratio and size, as the JSON the `controls` columns keep (None when none is set)."""
+    found = {name: getattr(options, name) for name in CONTROLS if getattr(options, name) is not None}
+    return json.dumps(found, separators=(",", ":")) if found else None
 
 
 class Store:
@@ -199,12 +219,12 @@ class Store:
 
     async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
         async with self._db.execute(
-            "SELECT id, model, aspect_ratio, image_size, created_by FROM threads "
+            "SELECT id, model, aspect_ratio, image_size, created_by, controls FROM threads "
             "WHERE platform=? AND space=? AND channel=? AND thread=?",
             (key.platform, key.space, key.channel, key.thread),
         ) as cur:
             row = await cur.fetchone()
-        return ThreadRecord(row[0], key, _options(row, 1), row[4]) if row else None
+        return ThreadRecord(row[0], key, _options(row, 1, row[5]), row[4]) if row else None
 
     async def save_thread(self, key: ThreadKey, options: Options, user_id: str) -> ThreadRecord:
         """Create the thread, or set its options when it exists (the creator stays)."""
@@ -212,11 +232,12 @@ class Store:
         async with self._write:
             await self._db.execute(
                 "INSERT INTO threads (platform, space, channel, thread, model, aspect_ratio, image_size, "
-                "created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "created_by, created_at, updated_at, controls) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (platform, space, channel, thread) DO UPDATE SET model=excluded.model, "
-                "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at",
+                "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at, "
+                "controls=excluded.controls",
                 (key.platform, key.space, key.channel, key.thread, options.model, options.aspect_ratio,
-                 options.image_size, user_id, now, now),
+                 options.image_size, user_id, now, now, _controls(options)),
             )
             await self._db.commit()
         record = await self.get_thread(key)
@@ -244,9 +265,9 @@ class Store:
         async with self._write:
             cur = await self._db.execute(
                 "INSERT INTO turns (thread_id, user_id, status, prompt, model, aspect_ratio, image_size, request, "
-                "size, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "size, created_at, controls) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (thread.id, user_id, "pending", prompt, options.model, options.aspect_ratio, options.image_size, text,
-                 len(text) + sum(map(len, blobs.values())), time.time()),
+                 len(text) + sum(map(len, blobs.values())), time.time(), _controls(options)),
             )
             turn_id = cur.lastrowid
             assert turn_id is not None
@@ -326,23 +347,24 @@ class Store:
         rows = await self._rows(
             "SELECT t.id, t.user_id, t.status, t.prompt, t.model, t.aspect_ratio, t.image_size, t.request, "
             "th.id, th.platform, th.space, th.channel, th.thread, th.model, th.aspect_ratio, th.image_size, "
-            "th.created_by, b.hash, b.data FROM turns t JOIN threads th ON th.id=t.thread_id "
+            "th.created_by, b.hash, b.data, t.controls, th.controls FROM turns t JOIN threads th ON th.id=t.thread_id "
             "LEFT JOIN turn_blobs tb ON tb.turn_id=t.id LEFT JOIN blobs b ON b.hash=tb.hash WHERE t.id=?",
             (turn_id,),
         )
         if not rows:
             return None
         row = rows[0]
-        thread = ThreadRecord(row[8], ThreadKey(*row[9:13]), _options(row, 13), row[16])
+        thread = ThreadRecord(row[8], ThreadKey(*row[9:13]), _options(row, 13, row[20]), row[16])
         blobs = {r[17]: r[18] for r in rows if r[17] is not None}
-        return TurnRecord(row[0], thread, row[1], row[2], row[3], _options(row, 4), hydrate(row[7], blobs))
+        return TurnRecord(row[0], thread, row[1], row[2], row[3], _options(row, 4, row[19]), hydrate(row[7], blobs))
 
     async def turn_info(self, turn_id: int) -> TurnInfo | None:
         """Who asked for a turn, where and with what, and whether it is its thread's newest: one query, no blobs."""
         async with self._db.execute(
             "SELECT th.platform, th.space, th.channel, th.thread, t.user_id, t.model, t.aspect_ratio, t.image_size, "
             "th.model, th.aspect_ratio, th.image_size, "
-            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok' AND hidden=0) "
+            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok' AND hidden=0), t.controls, "
+            "th.controls "
             "FROM turns t JOIN threads th ON th.id=t.thread_id WHERE t.id=?",
             (turn_id,),
         ) as cur:
@@ -350,8 +372,8 @@ class Store:
         if row is None:
             return None
         latest = row[11]
-        return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], _options(row, 5), _options(row, 8),
-                        latest is None or latest == turn_id)
+        return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], _options(row, 5, row[12]),
+                        _options(row, 8, row[13]), latest is None or latest == turn_id)
 
     # variant sets ------------------------------------------------------------------------------------
 
@@ -409,10 +431,10 @@ class Store:
         async with self._write:
             await self._db.execute(
                 "INSERT INTO usage (platform, space, user_id, model, image_size, prompt_tokens, output_tokens, "
-                "total_tokens, images, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "total_tokens, images, cost_usd, created_at, search_queries) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (usage.key.platform, usage.key.space, usage.user_id, usage.model, usage.image_size,
                  usage.prompt_tokens, usage.output_tokens, usage.total_tokens, usage.images, usage.cost_usd,
-                 usage.at or time.time()),
+                 usage.at or time.time(), usage.search_queries),
             )
             await self._db.commit()
 
@@ -449,3 +471,44 @@ class Store:
                 (platform, space),
             )
         )
+
+    async def search_queries_since(self, since: float) -> int:
+        """Search queries the whole bot ran since a time: Google's free allowance is per project, not per space."""
+        rows = await self._rows("SELECT COALESCE(SUM(search_queries), 0) FROM usage WHERE created_at>=?", (since,))
+        return int(rows[0][0])
+
+    # controls: the stored answer's thoughts, and /settings ---------------------------------------------
+
+    async def turn_response(self, turn_id: int) -> Content | None:
+        """The model's stored answer to a turn (thought parts included, as Gemini sent them); None if unanswered."""
+        rows = await self._rows(
+            "SELECT t.response, b.hash, b.data FROM turns t LEFT JOIN turn_blobs tb ON tb.turn_id=t.id "
+            "LEFT JOIN blobs b ON b.hash=tb.hash WHERE t.id=? AND t.response IS NOT NULL",
+            (turn_id,),
+        )
+        return hydrate(rows[0][0], {r[1]: r[2] for r in rows if r[1] is not None}) if rows else None
+
+    async def defaults(self, platform: str, space: str, channel: str) -> dict[str, str]:
+        """The /settings values of a server (channel "") or of one channel, by key."""
+        rows = await self._rows(
+            "SELECT name, value FROM defaults WHERE platform=? AND space=? AND channel=?", (platform, space, channel)
+        )
+        return {name: value for name, value in rows}
+
+    async def set_default(self, platform: str, space: str, channel: str, name: str, value: str | None,
+                          user_id: str) -> None:
+        """Set one /settings key (None clears it)."""
+        async with self._write:
+            if value is None:
+                await self._db.execute(
+                    "DELETE FROM defaults WHERE platform=? AND space=? AND channel=? AND name=?",
+                    (platform, space, channel, name),
+                )
+            else:
+                await self._db.execute(
+                    "INSERT INTO defaults (platform, space, channel, name, value, set_by, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (platform, space, channel, name) DO UPDATE SET "
+                    "value=excluded.value, set_by=excluded.set_by, updated_at=excluded.updated_at",
+                    (platform, space, channel, name, value, user_id, time.time()),
+                )
+            await self._db.commit()

@@ -52,8 +52,8 @@ async def run(runner: Runner, event: StartStory, request: Request, on_part: Part
     if not event.prompt.strip():
         raise BadInput("Say what the story is about, for example `/story 4 a fox finds a key`.")
     n = story_panels(str(event.panels))
-    chosen, notice = runner.lineup.check(event.options)
-    first = await runner.compose(panel_text(event.prompt, 1, n), event.images, chosen, Workflow(), None)
+    first, notice = await runner.starting(event.key, panel_text(event.prompt, 1, n), event.options, event.images,
+                                          Workflow())
     store, user = runner.store, event.user
     done: list[Reply] = []
     stopped = False
@@ -66,7 +66,7 @@ async def run(runner: Runner, event: StartStory, request: Request, on_part: Part
                         stopped = True
                         break
                     message = first.message if k == 1 else {"role": "user", "parts": [{"text": panel_text("", k, n)}]}
-                    panel = Composed(message, first.chosen)
+                    panel = Composed(message, first.chosen, None, first.guidance)
                     turn_id = await store.add_turn(thread, user.id, f"{event.prompt} (panel {k}/{n})",
                                                    first.chosen, message)
                     reply = await runner.attempt(thread, user, turn_id, event.prompt, panel,

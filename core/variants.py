@@ -96,6 +96,7 @@ async def reroll(runner: Runner, event: RerollSet, request: Request) -> Reply:
     chosen, notice = runner.lineup.check(turn.options)
     async with runner.thread_lock(turn.thread.key):
         await runner.store.show_variant(turn.thread.id, members[0][0], None)
-        reply = await run_set(runner, turn.thread, event.user, turn.prompt, Composed(turn.request, chosen),
-                              len(members), request, before=members[0][0])
+        composed = Composed(turn.request, chosen, None, await runner.guidance(turn.thread.key))
+        reply = await run_set(runner, turn.thread, event.user, turn.prompt, composed, len(members), request,
+                              before=members[0][0])
     return replace(reply, notices=(notice, *reply.notices)) if notice else reply

@@ -4,6 +4,7 @@ then posts the result where the conversation lives."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from adapters.discord.io import (
     reported,
     user_of,
 )
+from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     PLATFORM,
     caption,
@@ -29,6 +31,7 @@ from adapters.discord.translate import (
     failure_text,
     parse_modal_id,
     refine_modal_id,
+    thoughts_text,
     thread_key,
     thread_name,
     warning,
@@ -42,6 +45,7 @@ from core.events import (
     Options,
     Reroll,
     RerollSet,
+    ShowThoughts,
     StartThread,
     ThreadKey,
     User,
@@ -49,7 +53,7 @@ from core.events import (
     Workflow,
 )
 from core.flags import parse_request
-from core.turns import Withdrawal, next_event
+from core.turns import Withdrawal, extension, next_event
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,7 @@ class InteractionFlows:
                 content=caption(reply.prompt, reply.options, interaction.user.id, reply.text, reply.notices),
                 attachments=files,
                 view=result_view(reply),
+                embeds=grounding_embeds(reply.grounding),
             )
         except (discord.HTTPException, BadInput) as error:
             text = (
@@ -134,6 +139,8 @@ class InteractionFlows:
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 user = user_of(interaction.user, interaction.permissions)
                 await self._run_and_post(interaction, RerollSet(turn_id, user), interaction.message)
+            elif action == "thoughts":
+                await self._thoughts(interaction, turn_id)
             elif action == "refine":
                 await send_modal(
                     interaction,
@@ -156,6 +163,17 @@ class InteractionFlows:
             await interaction.response.send_message(failure_text(reply.failure), ephemeral=True)
             return
         await interaction.response.send_message(f"✅ <@{interaction.user.id}>: {' '.join(reply.notices)}")
+
+    async def _thoughts(self, interaction: discord.Interaction, turn_id: int) -> None:
+        """Show thinking: the turn's stored thoughts and draft images, to whoever pressed it, privately."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await self.engine.handle(ShowThoughts(turn_id, user_of(interaction.user, interaction.permissions)))
+        if reply.failure is not None:
+            await interaction.followup.send(failure_text(reply.failure), ephemeral=True)
+            return
+        files = [discord.File(io.BytesIO(image.data), f"thought-{n + 1}.{extension(image.mime_type)}")
+                 for n, image in enumerate(reply.thought_images)]
+        await interaction.followup.send(thoughts_text(reply), files=files, ephemeral=True)
 
     async def _delete(self, interaction: discord.Interaction, turn_id: int) -> None:
         user = user_of(interaction.user, interaction.permissions)  # Manage Messages makes a platform admin

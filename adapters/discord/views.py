@@ -93,7 +93,7 @@ def result_view(reply: Reply) -> discord.ui.View | None:
         for action, turn_id in variant_actions(reply.variants):
             view.add_item(ResultButton(action, turn_id))
         return view
-    for action in result_actions(reply.options, bool(reply.images)):
+    for action in result_actions(reply.options, bool(reply.images), bool(reply.thoughts or reply.thought_images)):
         view.add_item(ResultButton(action, reply.turn_id))
     return view
 

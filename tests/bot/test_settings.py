@@ -58,3 +58,11 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     values = load_env({"PORT": "5000"}, dotenv)
     assert values == {"GEMINI_MODEL": "pro", "PORT": "5000"}
     assert load_env({"A": "1"}, tmp_path / "missing.env") == {"A": "1"}
+
+
+def test_search_grounding_can_be_turned_off():
+    assert Settings.from_env({}).search is True
+    assert Settings.from_env({"BOT_SEARCH": "off"}).search is False
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"BOT_SEARCH": "sometimes"})
+    assert "BOT_SEARCH" in str(info.value)
