@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 
-from core import canvas, catalogue, story, turns, variants
+from core import canvas, catalogue, story, turns, variants, video
 from core.budget import Accountant, Limits, month_start, usage_report
 from core.compose import Composer
 from core.controls import Controls
@@ -243,6 +243,13 @@ class Engine:
         """`chosen` over `base` (a thread's options), checked against the model (and the operator's search switch):
         UnsupportedOption says why not."""
         return self.controls.allowed(self.lineup.check(chosen.over(base or Options()))[0])
+
+    def check_video(self, chosen: Options, name: str, size: int | None, base: Options | None = None) -> None:
+        """A video attachment, before it is downloaded: the model that would run takes video, and it is not too
+        large; UnsupportedOption names the models that do, or the size allowed."""
+        model = self.check_options(chosen, base).model
+        assert model is not None
+        video.check(self.lineup.info(model), name, size or 0, 1)
 
     def refusal(self, key: ThreadKey) -> str | None:
         """Why this place is not served (an allow-list), before anything is posted there; None when it is."""

@@ -17,6 +17,7 @@ from adapters.discord.io import (
     explain_http,
     files_for,
     image_attachments,
+    info_of,
     open_thread,
     post_result,
     refuse_public,
@@ -29,6 +30,7 @@ from adapters.discord.translate import (
     caption,
     edit_modal_id,
     failure_text,
+    is_video,
     parse_modal_id,
     refine_modal_id,
     thoughts_text,
@@ -85,6 +87,8 @@ class InteractionFlows:
             options = chosen.over(flags)
             self.engine.check_options(options)
             self.ctx.downloader.check(images)
+            for clip in (a for a in images if is_video(info_of(a))):  # the model is known: asked before download
+                self.engine.check_video(options, clip.filename, clip.size)
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return

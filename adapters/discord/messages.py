@@ -17,6 +17,7 @@ from adapters.discord.io import (
     explain_http,
     files_for,
     image_attachments,
+    info_of,
     open_thread,
     post_result,
     reported,
@@ -26,6 +27,7 @@ from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     caption,
     failure_text,
+    is_video,
     prompt_text,
     thread_key,
     turn_of,
@@ -168,6 +170,10 @@ class MessageFlows:
         try:
             text, flags, workflow = parse_request(self._text(message))
             self.ctx.downloader.check(attachments)
+            clips = [a for a in attachments if is_video(info_of(a))]
+            base = await self.ctx.engine.thread_options(key) if clips and stored else None
+            for clip in clips:  # the model that would run takes video, asked before anything is downloaded
+                self.ctx.engine.check_video(flags, clip.filename, clip.size, base)
         except BadInput as problem:
             await self._say(message, failure_text(problem))
             return

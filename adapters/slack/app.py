@@ -302,6 +302,14 @@ class SlackBot:
                 await self.io.say(channel, where, failure_text(user.id, failure))
                 return
         target = thread_key(team, channel, where)
+        clips = [ref for ref in refs if ref.is_video]
+        try:  # the model that would run takes video: asked before anything is downloaded
+            base = await self.engine.thread_options(target) if clips and continuing else None
+            for clip in clips:
+                self.engine.check_video(options, clip.name, clip.size, base)
+        except UnsupportedOption as problem:
+            await self.io.say(channel, where, failure_text(user.id, problem))
+            return
         await self.io.turn(
             channel, where, user.id,
             lambda images: next_event(target, user, text, images, options, stored=continuing, workflow=workflow), refs,

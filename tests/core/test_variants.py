@@ -7,7 +7,17 @@ import itertools
 import pytest
 
 from core.budget import Limits
-from core.events import LimitReached, NextTurn, Options, RerollSet, StartThread, User, UseVariant, Workflow
+from core.events import (
+    LimitReached,
+    NextTurn,
+    Options,
+    RerollSet,
+    StartStory,
+    StartThread,
+    User,
+    UseVariant,
+    Workflow,
+)
 from core.runner import Tickets
 from tests import pictures
 from tests.core.test_limits import FLASH, key, make_engine
@@ -146,3 +156,14 @@ async def test_variants_keep_the_requests_options(store, model, gemini):
     )
     assert reply.options.aspect_ratio == "16:9" and [r.aspect_ratio for r in gemini.requests] == ["16:9"] * 2
     assert reply.options.model == FLASH
+
+
+async def test_a_style_reaches_every_variant_and_every_story_panel_keeps_the_thread(store, model, gemini):
+    engine = make_engine(store, model)
+    reply = await engine.handle(
+        StartThread(key(1), ALICE, "a harbour", options=Options(style="watercolour"), workflow=Workflow(n=2))
+    )
+    assert reply.ok and all("watercolour painting" in w.prompt for w in gemini.requests)
+    story = await engine.handle(StartStory(key(2), ALICE, "a fox finds a key", 2, options=Options(style="watercolour")))
+    assert story.ok and "watercolour painting" in gemini.requests[2].prompt
+    assert (await engine.thread_options(key(2))).style == "watercolour"

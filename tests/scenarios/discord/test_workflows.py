@@ -69,3 +69,21 @@ async def test_story_panels_are_posted_in_its_thread_as_they_are_done(
     await discord_emu.click_button(failed["id"], custom_ids(failed)[0])  # Try again: one call, panel 1 alone
     await until(lambda: gemini.calls == 4, timeout=10, what="the retried panel")
     assert "panel 1 of 3" in gemini.requests[-1].prompt
+
+
+async def test_a_video_is_refused_by_name_before_download_on_a_model_without_video(
+    discord_bot: Bot, discord_emu: DiscordEmulator, gemini
+) -> None:
+    await discord_bot.start(model=PRO)
+    clip = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(5 * 2**20)
+    attachment = discord_emu.add_attachment(clip, "clip.mp4", content_type="video/mp4")
+    rec = await discord_emu.invoke_slash("imagine", {"prompt": "a poster for this clip", "image": attachment})
+    answer = await discord_emu.wait_for_callback(rec)
+    assert answer["data"]["flags"] & 64 and "gemini-3-pro-image does not take video input" in answer["data"]["content"]
+    assert discord_emu.cdn_requests == [] and gemini.requests == []
+    rec = await discord_emu.invoke_slash(
+        "imagine", {"prompt": "a poster for this clip", "image": attachment, "model": "gemini-3.1-flash-image"}
+    )
+    await until(lambda: gemini.calls == 1, timeout=10, what="the still from the clip")
+    [resource] = gemini.files.files.values()
+    assert gemini.files.contents[resource["uri"]] == clip  # downloaded from the CDN, uploaded through the Files API
