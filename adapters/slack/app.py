@@ -5,7 +5,9 @@ shortcut and buttons of `interactive`, served over HTTP (/slack/events) or Socke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +27,7 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.files import Downloader
 from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack.status import cancellable
 from adapters.slack.translate import (
     COMMAND,
     MODELS_COMMAND,
@@ -153,11 +156,11 @@ class SlackBot:
             return
         user = User(command["user_id"], command.get("user_name") or "")
         await self._begin(ack, command, context, respond, f"{prompt} ({panels} panels)", chosen,
-                          lambda key, images: StartStory(key, user, prompt, panels, images, options))
+                          lambda key, images: StartStory(key, user, prompt, panels, images, options), stoppable=True)
 
     async def _begin(
         self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond, title: str,
-        chosen: Options, make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event],
+        chosen: Options, make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event], stoppable: bool = False,
     ) -> None:
         """A command's conversation starts: refused privately where the bot does not serve (before a root message
         is posted), else acknowledged and run in a root message's thread."""
@@ -167,21 +170,29 @@ class SlackBot:
             return
         await ack()
         user = User(command["user_id"], command.get("user_name") or "")
-        work = self._imagine(team, command["channel_id"], user, title, chosen, respond, make)
+        work = self._imagine(team, command["channel_id"], user, title, chosen, respond, make, stoppable)
         self.io.spawn(work, command["channel_id"], None, user.id)
 
     async def _imagine(
         self, team: str, channel: str, user: User, prompt: str, chosen: Options, respond: AsyncRespond,
-        make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event],
+        make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event], stoppable: bool = False,
     ) -> None:
+        """The root message and the turn in its thread; `stoppable` (a story): the root carries a Cancel button
+        for as long as it runs."""
+        text = root_text(prompt, user.id, chosen)
+        ticket = uuid.uuid4().hex if stoppable else None
+        blocks = cancellable(text, ticket, user.id) if ticket else None
         try:
-            root = await self.io.client.chat_postMessage(channel=channel, text=root_text(prompt, user.id, chosen))
+            root = await self.io.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except SLACK_ERRORS as error:
             # No thread to answer in: the command's response_url still reaches the user, privately.
             await respond(text=f":warning: {explain(error)}", response_type="ephemeral", replace_original=False)
             return
         key = thread_key(team, channel, root["ts"])
-        await self.io.turn(channel, root["ts"], user.id, lambda images: make(key, images))
+        await self.io.turn(channel, root["ts"], user.id, lambda images: make(key, images), ticket=ticket)
+        if ticket:
+            with contextlib.suppress(*SLACK_ERRORS):  # the button goes once the story is over
+                await self.io.client.chat_update(channel=channel, ts=root["ts"], text=text, blocks=[])
 
     # ---- /usage and /models: reports answered privately
 

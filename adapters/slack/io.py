@@ -88,11 +88,13 @@ class SlackIO:
     # ---- one turn, from download to delivery
 
     async def turn(
-        self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None
+        self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None,
+        ticket: str | None = None,
     ) -> None:
         """Download, ask the engine, deliver; the status follows along. The ticket (unique per request, so one
-        Cancel button can never withdraw another request) lets the requester cancel while it waits."""
-        ticket = uuid.uuid4().hex
+        Cancel button can never withdraw another request) lets the requester cancel while it waits (a story's
+        root message names it too: Cancel there stops the story before its next panel)."""
+        ticket = ticket or uuid.uuid4().hex
         status = Status(self.client, channel, thread_ts, user_id, ticket, self.progress_budget)
         status.begin()
         try:

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from adapters.slack.app import SlackBot
+from adapters.slack.status import ACTION_CANCEL
 from adapters.slack.translate import ACTION_REROLL, ACTION_REROLL_SET, ACTION_USE
 from core.engine import Engine
 from tests import pictures
@@ -63,3 +64,24 @@ async def test_story_panels_are_uploaded_into_the_thread_as_done(
     await until(lambda: len(slack_emu.uploads) == 3, what="the retried panel")
     assert "panel 1 of 3" in gemini.requests[-1].prompt and gemini.calls == 4
     assert buttons_message(slack_emu, root_ts) is not None
+
+
+async def test_cancel_on_the_story_root_stops_it_before_the_next_panel(
+    slack_emu: SlackEmulator, slack_bot: SlackBot, gemini: GeminiEmulator, engine: Engine
+) -> None:
+    gemini.hold()
+    await slack_emu.send_slash_command("/story", "4 a fox finds a key")
+    await until(lambda: gemini.held == 1, what="panel 1 at the gate")
+    [root] = [m for m in slack_emu.bot_messages(CH) if any(b.get("type") == "actions" for b in m.get("blocks") or ())]
+    cancel = button(root, ACTION_CANCEL)
+    await slack_emu.send_block_action(ACTION_CANCEL, cancel["value"], message_ts=root["ts"], user_id="U0STRANGER")
+    await until(lambda: slack_emu.calls_to("chat.postEphemeral"), what="the stranger told it is not theirs")
+    assert "Only the requester" in slack_emu.calls_to("chat.postEphemeral")[0].args["text"]
+    assert not engine.tickets.stopped
+    await slack_emu.send_block_action(ACTION_CANCEL, cancel["value"], message_ts=root["ts"])
+    await until(lambda: engine.tickets.stopped, what="the story stopped")
+    gemini.release()
+    await until(lambda: any("Stopped after panel 1 of 4" in (m.get("text") or "")
+                            for m in slack_emu.thread(CH, root["ts"])), what="the summary")
+    assert gemini.calls == 1 and len(slack_emu.uploads) == 1
+    await until(lambda: not slack_emu.find_message(CH, root["ts"]).get("blocks"), what="the Cancel button gone")
