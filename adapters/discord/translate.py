@@ -151,8 +151,10 @@ def result_actions(options: Options, has_image: bool, thoughts: bool = False) ->
 
 
 def variant_actions(variants: tuple[int, ...]) -> list[tuple[str, int]]:
-    """(action, turn) of a variant set's buttons: "Use 1" … "Use N" (each its variant's turn), then "Reroll all"."""
-    return [(f"use{k}", turn_id) for k, turn_id in enumerate(variants, start=1)] + [("rerollset", variants[0])]
+    """(action, turn) of a variant set's buttons: "Use 1" … "Use N" (each its variant's turn), "Reroll all", and
+    Delete (the whole message, by its requester's first turn)."""
+    uses = [(f"use{k}", turn_id) for k, turn_id in enumerate(variants, start=1)]
+    return [*uses, ("rerollset", variants[0]), ("delete", variants[0])]
 
 
 def cancel_id(user_id: int, ticket: str) -> str:

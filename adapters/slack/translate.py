@@ -188,9 +188,10 @@ def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[st
 
 
 def variant_buttons(variants: tuple[int, ...]) -> dict[str, Any]:
-    """"Use 1" … "Use N" (each names its variant's turn) and "Reroll all" under a variant set."""
+    """"Use 1" … "Use N" (each names its variant's turn), "Reroll all" and Delete under a variant set."""
     elements = [_button(f"{ACTION_USE}:{k}", f"Use {k}", str(turn_id)) for k, turn_id in enumerate(variants, 1)]
     elements.append(_button(ACTION_REROLL_SET, "🔁 Reroll all", str(variants[0])))
+    elements.append(_delete_button(variants[0], "these images"))
     return {"type": "actions", "block_id": f"imagine_set_{variants[0]}", "elements": elements}
 
 
@@ -203,15 +204,19 @@ def buttons(turn_id: int, options: Options) -> dict[str, Any]:
     ]
     for size in upscale_sizes(options):
         elements.append(_button(f"{ACTION_UPSCALE}:{size}", f"⬆️ Upscale {size}", f"{turn_id}:{size}"))
+    elements.append(_delete_button(turn_id, "this image"))
+    return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
+
+
+def _delete_button(turn_id: int, what: str) -> dict[str, Any]:
     confirm = {
-        "title": {"type": "plain_text", "text": "Delete this image?"},
-        "text": {"type": "plain_text", "text": "The image is removed from the channel; the thread stays."},
+        "title": {"type": "plain_text", "text": f"Delete {what}?"},
+        "text": {"type": "plain_text", "text": "It is removed from the channel; the thread stays."},
         "confirm": {"type": "plain_text", "text": "Delete"},
         "deny": {"type": "plain_text", "text": "Keep"},
         "style": "danger",
     }
-    elements.append(_button(ACTION_DELETE, "🗑️ Delete", str(turn_id), style="danger", confirm=confirm))
-    return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
+    return _button(ACTION_DELETE, "🗑️ Delete", str(turn_id), style="danger", confirm=confirm)
 
 
 def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ async def test_variants_are_one_message_and_use_k_continues_from_k(
     files = discord_emu.message_files(result["id"])
     assert len(files) == 3 and gemini.calls == 3
     ids = custom_ids(result)
-    assert [i.split(":")[1] for i in ids] == ["use1", "use2", "use3", "rerollset"]
+    assert [i.split(":")[1] for i in ids] == ["use1", "use2", "use3", "rerollset", "delete"]
     assert len({i.rsplit(":", 1)[1] for i in ids[:3]}) == 3  # each Use names its own variant's turn
 
     used = await discord_emu.click_button(result["id"], ids[1])
@@ -46,6 +46,8 @@ async def test_variants_are_one_message_and_use_k_continues_from_k(
     await until(lambda: gemini.calls == 7, timeout=10, what="the new set")
     await until(lambda: any(len(m["attachments"]) == 3 for m in discord_emu.channel_messages(thread_id)),
                 timeout=10, what="the new set's message")
+    await discord_emu.click_button(result["id"], ids[4])  # Delete: the requester removes the whole set's message
+    await until(lambda: result["id"] in discord_emu.deleted_messages, what="the set deleted")
 
 
 async def test_story_panels_are_posted_in_its_thread_as_they_are_done(

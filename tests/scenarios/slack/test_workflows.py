@@ -8,7 +8,7 @@ import pytest
 
 from adapters.slack.app import SlackBot
 from adapters.slack.status import ACTION_CANCEL
-from adapters.slack.translate import ACTION_REROLL, ACTION_REROLL_SET, ACTION_USE
+from adapters.slack.translate import ACTION_DELETE, ACTION_REROLL, ACTION_REROLL_SET, ACTION_USE
 from core.engine import Engine
 from tests import pictures
 from tests.emulators.gemini import Block, GeminiEmulator, unique_png
@@ -32,7 +32,7 @@ async def test_a_set_is_one_message_with_n_files_and_use_k_continues_from_k(
     root_ts, buttons = await imagine(slack_emu, "a glass teapot --n 3 --model pro", uploads=3)
     assert gemini.calls == 3 and len({u.message_ts for u in slack_emu.uploads}) == 1  # one message, three files
     assert [e["action_id"] for b in buttons["blocks"] if b["type"] == "actions" for e in b["elements"]] == \
-        [f"{ACTION_USE}:1", f"{ACTION_USE}:2", f"{ACTION_USE}:3", ACTION_REROLL_SET]
+        [f"{ACTION_USE}:1", f"{ACTION_USE}:2", f"{ACTION_USE}:3", ACTION_REROLL_SET, ACTION_DELETE]
     use2 = button(buttons, f"{ACTION_USE}:2")
     await slack_emu.send_block_action(use2["action_id"], use2["value"], message_ts=buttons["ts"])
     await until(lambda: any("Continuing from picture 2" in (m.get("text") or "")
