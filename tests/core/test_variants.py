@@ -22,7 +22,7 @@ from core.runner import Tickets
 from tests import pictures
 from tests.core.test_limits import FLASH, key, make_engine
 from tests.emulators.gemini import Block, unique_png
-from tests.support import until
+from tests.support import history_images, until
 
 ALICE = User("alice")
 
@@ -38,11 +38,6 @@ def distinct_pictures(gemini):
     base, drawn = pictures.png(64, 64), itertools.count()
     gemini.image = lambda wire: unique_png(base, next(drawn))
 
-
-def turn_ids_in(wire) -> list[bytes]:
-    """The images the model made earlier that this request re-sends (its history's pictures)."""
-    return [p["inline_data"]["data"] for c in wire.contents[:-1] if c["role"] == "model"
-            for p in c["parts"] if "inline_data" in p]
 
 
 async def test_n_variants_are_parallel_calls_and_one_reply(store, model, gemini):
@@ -69,14 +64,14 @@ async def test_use_k_continues_from_variant_k_and_no_other(store, model, gemini,
     wire = gemini.requests[-1]
     if gemini_api == "interactions":  # Gemini's chain continues from variant 3's own interaction
         assert wire.previous_interaction_id is not None and wire.sent == 1
-    assert turn_ids_in(wire) == [made.images[2].data]  # the emulator also checked its signature
+    assert history_images(wire) == [made.images[2].data]  # the emulator also checked its signature
 
 
 async def test_without_a_choice_the_thread_goes_on_from_picture_1(store, model, gemini):
     engine = make_engine(store, model)
     made = await engine.handle(StartThread(key(1), ALICE, "a fox", workflow=Workflow(n=2)))
     await engine.handle(NextTurn(key(1), ALICE, "make it night"))
-    assert turn_ids_in(gemini.requests[-1]) == [made.images[0].data]
+    assert history_images(gemini.requests[-1]) == [made.images[0].data]
 
 
 async def test_use_is_refused_once_the_thread_moved_on(store, model, gemini):
@@ -93,9 +88,9 @@ async def test_reroll_all_makes_a_new_set_seeing_the_same_history(store, model, 
     first = await engine.handle(NextTurn(key(1), ALICE, "as a set", workflow=Workflow(n=2)))
     again = await engine.handle(RerollSet(first.variants[1], ALICE))
     assert again.ok and len(again.variants) == 2 and set(again.variants).isdisjoint(first.variants)
-    assert gemini.calls == 5 and all(len(turn_ids_in(w)) == 1 for w in gemini.requests[-2:])
+    assert gemini.calls == 5 and all(len(history_images(w)) == 1 for w in gemini.requests[-2:])
     await engine.handle(NextTurn(key(1), ALICE, "night"))
-    assert turn_ids_in(gemini.requests[-1])[-1] == again.images[0].data  # the old set left the history
+    assert history_images(gemini.requests[-1])[-1] == again.images[0].data  # the old set left the history
 
 
 async def test_a_set_that_does_not_fit_is_refused_whole_with_the_numbers(store, model, gemini):

@@ -12,13 +12,10 @@ from bot.offline_files import file_uris
 from tests import pictures
 from tests.emulators.gemini import unique_png
 from tests.scenarios.console.harness import RunConsole, gemini_env, kinds
+from tests.support import history_images
 
 pytestmark = pytest.mark.scenario
 
-
-def history_images(wire) -> list[bytes]:
-    return [p["inline_data"]["data"] for c in wire.contents[:-1] if c["role"] == "model"
-            for p in c["parts"] if "inline_data" in p]
 
 
 async def test_variants_then_use_k(tmp_path, gemini, console: RunConsole):

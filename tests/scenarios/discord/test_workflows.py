@@ -10,14 +10,10 @@ from tests.emulators.discord import DiscordEmulator
 from tests.emulators.gemini import Block, unique_png
 from tests.pictures import png
 from tests.scenarios.discord.harness import PRO, Bot, custom_ids, imagine
-from tests.support import until
+from tests.support import history_images, until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
-
-def history_images(wire) -> list[bytes]:
-    return [p["inline_data"]["data"] for c in wire.contents[:-1] if c["role"] == "model"
-            for p in c["parts"] if "inline_data" in p]
 
 
 async def test_variants_are_one_message_and_use_k_continues_from_k(

@@ -14,14 +14,10 @@ from tests import pictures
 from tests.emulators.gemini import Block, GeminiEmulator, unique_png
 from tests.emulators.slack import SlackEmulator
 from tests.scenarios.slack.harness import CH, button, buttons_message, imagine
-from tests.support import until
+from tests.support import history_images, until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
-
-def history_images(wire) -> list[bytes]:
-    return [p["inline_data"]["data"] for c in wire.contents[:-1] if c["role"] == "model"
-            for p in c["parts"] if "inline_data" in p]
 
 
 async def test_a_set_is_one_message_with_n_files_and_use_k_continues_from_k(
