@@ -47,6 +47,7 @@ from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
 from core.lineup import Lineup
 from core.listing import model_lines
+from core.pixels import DEFAULT_BUDGET, PixelBudget
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
@@ -77,6 +78,7 @@ class EngineConfig:
     progress_interval: float = 5.0
     quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
     quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
+    pixel_budget: int = DEFAULT_BUDGET  # image pixels decoded at once across all requests (core.pixels)
 
 
 class Engine:
@@ -98,6 +100,7 @@ class Engine:
         self.accountant = accountant or Accountant(store, Limits(), Prices(), clock)
         self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
+        self.pixels = PixelBudget(config.pixel_budget)
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
         self._active = 0
@@ -237,6 +240,7 @@ class Engine:
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
         chosen, notice = self.lineup.check(event.options)
+        await self._admit(event.key, event.user, chosen, len(event.images))
         message = await self._message(event.prompt, event.images, chosen)
         async with self._thread_lock(event.key):
             thread = await self._store.save_thread(event.key, chosen, event.user.id)
@@ -250,6 +254,7 @@ class Engine:
             if thread is None:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
+            await self._admit(event.key, event.user, chosen, len(event.images))
             message = await self._message(event.text, event.images, chosen)
             if chosen != thread.options:  # flags on a later message change the thread from here on
                 thread = await self._store.save_thread(event.key, chosen, thread.created_by)
@@ -289,14 +294,37 @@ class Engine:
         report = await usage_report(self._store, self.accountant, event.key, event.user, admin)
         return Reply(key=event.key, notices=tuple(report.lines()))
 
+    async def admit(self, event: Event) -> Failure | None:
+        """Why `event` would be refused before its images are downloaded (an allow-list, a limit, a spent budget);
+        None when it may go on. Adapters ask this before fetching a byte; `handle` asks again."""
+        key, user = getattr(event, "key", None), getattr(event, "user", None)
+        if key is None or user is None:
+            return None
+        if refusal := self.policy.refusal(key):
+            return Forbidden(refusal)
+        try:
+            base = await self.thread_options(key) if isinstance(event, NextTurn) else None
+            chosen, _ = self.lineup.check(getattr(event, "options", Options()).over(base or Options()))
+            await self._admit(key, user, chosen, len(getattr(event, "images", ())))
+        except Failure as failure:
+            return failure
+        return None
+
+    async def _admit(self, key: ThreadKey, user: User, chosen: Options, inputs: int) -> None:
+        assert chosen.model is not None
+        exempt = self.policy.is_admin(key.platform, user)
+        await self.accountant.check(key, user, chosen.model, chosen.image_size, inputs, exempt)
+
     # the turn itself ---------------------------------------------------------------------------------
 
     async def _message(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options) -> Content:
-        """The user's turn as Gemini Content, images validated and shrunk off the event loop."""
+        """The user's turn as Gemini Content, images validated and shrunk off the event loop, each decoded only
+        when the pixel budget has room for it."""
         assert chosen.model is not None
         spec = self.lineup.info(chosen.model)
         options.check_inputs(len(inputs), spec)
-        prepared = await asyncio.to_thread(_prepare_all, inputs, spec.max_input_edge)
+        each = INPUT_BUDGET // max(1, len(inputs))
+        prepared = [await self._prepare(image, spec.max_input_edge, each) for image in inputs]
         parts: list[dict] = [{"text": text.strip()}] if text.strip() else []
         parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
         return {"role": "user", "parts": parts}
@@ -397,6 +425,11 @@ class Engine:
                         self.queue.pause(min(delay, 60.0))
         raise AssertionError("unreachable")
 
+    async def _prepare(self, image: ImageInput, max_edge: int, max_bytes: int) -> tuple[bytes, str]:
+        pixels = await asyncio.to_thread(images.decoded_pixels, image.data, image.name, max_edge)
+        async with self.pixels.hold(pixels):
+            return await asyncio.to_thread(images.prepare, image.data, image.name, max_edge, max_bytes)
+
     @asynccontextmanager
     async def _thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
@@ -419,11 +452,6 @@ class _Request:
 def _told(reply: Reply, notice: str | None) -> Reply:
     """The reply with the notice naming the model that actually ran, ahead of any other notice."""
     return replace(reply, notices=(notice, *reply.notices)) if notice else reply
-
-
-def _prepare_all(inputs: tuple[ImageInput, ...], max_edge: int) -> list[tuple[bytes, str]]:
-    each = INPUT_BUDGET // max(1, len(inputs))
-    return [images.prepare(image.data, image.name, max_edge, each) for image in inputs]
 
 
 def _content_size(content: Content) -> int:
