@@ -109,7 +109,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS or width <= 0 or height <= 0:
         raise BadInput(
-            f"`{name}` is {width}×{height} pixels, too many to process safely. Send an image under 50 megapixels."
+            f"`{name}` is {width}×{height}: too many pixels to process safely. Send an image under 50 megapixels."
         )
     return image
 
