@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -48,6 +49,18 @@ def gemini_config(settings: Settings, base_url: str | None, api_key: str | None,
     )
 
 
+async def open_store(path: Path) -> Store:
+    """The SQLite store at BOT_DB_PATH; SettingsError naming the file and the setting when it cannot be opened."""
+    try:
+        return await Store.open(path)
+    except (sqlite3.Error, OSError, RuntimeError) as error:
+        raise SettingsError([
+            f"could not open the database {path} (BOT_DB_PATH): {error}. Check that the folder exists "
+            "and is writable, the disk is not full, and no other program holds the file; or set BOT_DB_PATH to "
+            "another file"
+        ]) from error
+
+
 async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bool) -> Engine:
     base_url, api_key = settings.gemini_base_url, settings.gemini_api_key
     if offline:
@@ -55,7 +68,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         base_url, api_key = await stand_in.start(), "offline"
         stack.push_async_callback(stand_in.stop)
         log.info("offline: Gemini is the built-in stand-in at %s", base_url)
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings.db_path)
     stack.push_async_callback(store.close)
     model = GeminiModel(gemini_config(settings, base_url, api_key, offline=offline))
     stack.push_async_callback(model.aclose)

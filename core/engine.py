@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from core import catalogue, images, options, turns
+from core.backlog import STORE_ERRORS, Backlog
 from core.budget import Accountant, Limits, usage_report
 from core.costs import Prices
 from core.events import (
@@ -40,6 +41,7 @@ from core.events import (
     Reroll,
     ShowUsage,
     StartThread,
+    StoreUnavailable,
     ThreadKey,
     User,
 )
@@ -62,6 +64,10 @@ MiB = 1024 * 1024
 RAW_BUDGET = 14 * MiB
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
+STORE_FAILED = (
+    "The bot's database could not be read or written just now (busy, or its disk is full), so nothing was sent to "
+    "Gemini. Try again in a minute; if it keeps happening, tell the operator."
+)
 UPSCALE_PROMPT = (
     "Render exactly the same image again at a higher resolution. Change nothing: same composition, subjects, "
     "colours, style and text."
@@ -79,6 +85,7 @@ class EngineConfig:
     quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
     quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
     pixel_budget: int = DEFAULT_BUDGET  # image pixels decoded at once across all requests (core.pixels)
+    store_retry_s: float = 1.0  # the first wait before a write the store refused is tried again (core.backlog)
 
 
 class Engine:
@@ -101,6 +108,7 @@ class Engine:
         self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
         self.pixels = PixelBudget(config.pixel_budget)
+        self.backlog = Backlog(config.store_retry_s)  # writes the store refused (locked, disk full), retried
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
         self._active = 0
@@ -147,6 +155,9 @@ class Engine:
                     raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
             reply = Reply(key=key, failure=failure)
+        except STORE_ERRORS as error:  # before Gemini was asked: nothing was spent; the user may simply retry
+            log.error("the store failed: %s", error)
+            reply = Reply(key=key, failure=StoreUnavailable(STORE_FAILED))
         finally:
             self._active -= 1
             if self._active == 0:
@@ -169,6 +180,7 @@ class Engine:
             for call in list(self._calls):
                 call.cancel()
             await self._idle.wait()
+        await self.backlog.close()
 
     def stats(self) -> dict[str, object]:
         """For the health endpoint: queue depth, calls in flight, failures by kind in the last hour."""
@@ -178,6 +190,7 @@ class Engine:
             "in_flight": self.queue.in_flight,
             "active_requests": self._active,
             "closing": self._closing,
+            "store_backlog": self.backlog.pending,
             "failures_last_hour": dict(Counter(kind for at, kind in self._failures if at >= since)),
         }
 
@@ -348,23 +361,25 @@ class Engine:
                 call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
                                        previous, load_history=window if previous is not None else None)
                 result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
-                await self._store.complete_turn(turn_id, result.content, result.interaction_id)
+                # paid for: the user gets it even when the store cannot write now (kept and retried)
+                complete = partial(self._store.complete_turn, turn_id, result.content, result.interaction_id)
+                await self.backlog.write(f"turn {turn_id}", complete)
                 cost = self.accountant.prices.cost(
                     chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
                 )
-                await self._store.record_usage(
-                    Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
-                          result.output_tokens, result.total_tokens, len(result.images), cost,
-                          self.accountant.clock())
-                )
+                usage = Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
+                              result.output_tokens, result.total_tokens, len(result.images), cost,
+                              self.accountant.clock())
+                await self.backlog.write(f"usage of turn {turn_id}", partial(self._store.record_usage, usage))
         except Failure as failure:
-            await self._store.fail_turn(turn_id, failure.kind)
+            failed = partial(self._store.fail_turn, turn_id, failure.kind)
+            await self.backlog.write(f"failure of turn {turn_id}", failed)
             if isinstance(failure, ModelGone):
                 failure = await self._model_gone(thread, chosen, failure)
             return replace(reply, failure=failure)
         except Exception:
             log.exception("turn %s failed unexpectedly", turn_id)
-            await self._store.fail_turn(turn_id, "internal")
+            await self.backlog.write(f"failure of turn {turn_id}", partial(self._store.fail_turn, turn_id, "internal"))
             return replace(reply, failure=ModelUnavailable("Something broke on the bot's side; try again."))
         notices = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",

@@ -63,3 +63,29 @@ async def test_bytes_that_are_not_utf8_are_an_error_line_and_the_next_line_is_se
     assert "Could not read" in out[1] and len(out[1]) < 300  # the name is shortened, the reason given
     assert "longer than 64 KiB" in out[2]
     assert gemini.calls == 1 and gemini.requests[0].prompt == "a calm lake"
+
+
+async def test_a_database_that_cannot_be_opened_is_named_with_its_setting(tmp_path, console: RunConsole):
+    (tmp_path / "not-a-db").write_bytes(b"this is not a SQLite database file, just some text " * 100)
+    out, err, code = await console(tmp_path, ["/models"], "--offline", env={"BOT_DB_PATH": str(tmp_path / "not-a-db")})
+    assert code == 2 and out == []
+    assert f"could not open the database {tmp_path / 'not-a-db'} (BOT_DB_PATH)" in err
+    assert "Traceback" not in err
+
+
+async def test_a_database_locked_by_another_program_is_an_error_line_then_served(tmp_path, gemini, console):
+    import sqlite3
+
+    from core.store import Store
+
+    path = tmp_path / "bot.db"
+    store = await Store.open(path)  # the bot's database, then locked by another program
+    await store.close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, other.execute, "COMMIT")  # released well within the busy timeout: waited out
+    out, err, code = await console(tmp_path, ["/imagine a fox"], env=gemini_env(gemini))
+    other.close()
+    assert code == 0, err
+    assert kinds(out) == ["thread", "image", "text"]
