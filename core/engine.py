@@ -238,11 +238,23 @@ class Engine:
             allowed = turns.may_delete(info, replace(user, is_admin=True), configured_admin=configured)
         return Permission(allowed, info.user_id if info is not None else None)
 
-    def withdraw(self, ticket: str, user: User, requester_id: str) -> Withdrawal:
-        """The requester's Cancel: withdraw a request still waiting in line."""
-        if not turns.may_cancel(requester_id, user):
+    def withdraw(self, ticket: str, user: User, platform: str) -> Withdrawal:
+        """The requester's Cancel: withdraw a request still waiting in line. Who asked is the queue's own record of
+        the ticket, never what the button says."""
+        owner = self.queue.owner(ticket)
+        if owner is None:
+            return Withdrawal.STARTED
+        where, _, requester_id = owner.partition(":")
+        if where != platform or not turns.may_cancel(requester_id, user):
             return Withdrawal.NOT_YOURS
         return Withdrawal.CANCELLED if self.cancel(ticket) else Withdrawal.STARTED
+
+    async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
+        """The files a result was uploaded as, kept for Delete (a button's value names only the turn)."""
+        await self.backlog.write(f"files of turn {turn_id}", partial(self._store.record_files, turn_id, file_ids))
+
+    async def turn_files(self, turn_id: int) -> list[str]:
+        return await self._store.turn_files(turn_id)
 
     # events ------------------------------------------------------------------------------------------
 
@@ -315,6 +327,8 @@ class Engine:
             return None
         if refusal := self.policy.refusal(key):
             return Forbidden(refusal)
+        if busy := self.queue.busy():
+            return busy
         try:
             base = await self.thread_options(key) if isinstance(event, NextTurn) else None
             chosen, _ = self.lineup.check(getattr(event, "options", Options()).over(base or Options()))
@@ -360,7 +374,7 @@ class Engine:
                 history = [] if previous is not None else await window()
                 call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
                                        previous, load_history=window if previous is not None else None)
-                result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
+                result = await self._generate(call, turns.owner(thread.key.platform, user.id), request)
                 # paid for: the user gets it even when the store cannot write now (kept and retried)
                 complete = partial(self._store.complete_turn, turn_id, result.content, result.interaction_id)
                 await self.backlog.write(f"turn {turn_id}", complete)

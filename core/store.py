@@ -75,6 +75,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE turns ADD COLUMN interaction_id TEXT;  -- Gemini's stored interaction for this turn, if any
     """,
+    # Issue 10's migration, numbered 5 once merged after issue 11's 4 (the schema is positional: keep the order).
+    """
+    CREATE TABLE turn_files (  -- the platform files a turn's result was uploaded as: what Delete removes
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        file_id TEXT NOT NULL,
+        PRIMARY KEY (turn_id, file_id)
+    );
+    """,
 )
 
 
@@ -364,6 +372,18 @@ class Store:
         latest = row[11]
         return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], _options(row, 5), _options(row, 8),
                         latest is None or latest == turn_id)
+
+    async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
+        """The platform's ids of the files a turn's result was uploaded as (Delete removes these, and only these)."""
+        async with self._writing():
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO turn_files (turn_id, file_id) VALUES (?, ?)", [(turn_id, f) for f in file_ids]
+            )
+            await self._db.commit()
+
+    async def turn_files(self, turn_id: int) -> list[str]:
+        rows = await self._rows("SELECT file_id FROM turn_files WHERE turn_id=? ORDER BY rowid", (turn_id,))
+        return [row[0] for row in rows]
 
     async def forget(self, thread_id: int) -> int:
         """Delete the thread's turns and any image no other turn uses; the number of turns removed."""

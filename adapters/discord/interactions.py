@@ -147,7 +147,7 @@ class InteractionFlows:
             await self._cancel(interaction, owner_id, ticket)
 
     async def _cancel(self, interaction: discord.Interaction, owner_id: int, ticket: str) -> None:
-        outcome = self.engine.withdraw(ticket, user_of(interaction.user), str(owner_id))
+        outcome = self.engine.withdraw(ticket, user_of(interaction.user), PLATFORM)
         if outcome is Withdrawal.NOT_YOURS:
             await interaction.response.send_message(
                 f"🔒 Only <@{owner_id}>, who asked for it, can cancel this request.", ephemeral=True
