@@ -105,7 +105,7 @@ class SlackBot:
             prompt, options = parse_flags(command.get("text") or "")
             chosen = self.engine.check_options(options)
         except UnsupportedOption as problem:
-            await ack(text=f":warning: {problem.message}\n{USAGE}", response_type="ephemeral")
+            await ack(text=f"{failure_text(None, problem)}\n{USAGE}", response_type="ephemeral")
             return
         if not prompt:
             await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
