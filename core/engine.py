@@ -64,6 +64,10 @@ MiB = 1024 * 1024
 RAW_BUDGET = 14 * MiB
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
+INTERRUPTED_BY_CRASH = (
+    "This request was interrupted: the bot stopped unexpectedly before the image was finished. Press Try again, "
+    "or send it again."
+)
 STORE_FAILED = (
     "The bot's database could not be read or written just now (busy, or its disk is full), so nothing was sent to "
     "Gemini. Try again in a minute; if it keeps happening, tell the operator."
@@ -248,6 +252,22 @@ class Engine:
         if where != platform or not turns.may_cancel(requester_id, user):
             return Withdrawal.NOT_YOURS
         return Withdrawal.CANCELLED if self.cancel(ticket) else Withdrawal.STARTED
+
+    async def take_interrupted(self, platform: str) -> list[tuple[TurnInfo, Reply]]:
+        """The turns of `platform` that the last process left unanswered (killed mid-turn), once each: a Reply
+        saying so, with its Try again, for the adapter to post where it had said it was working."""
+        replies, kept = [], []
+        for turn_id in self._store.interrupted:
+            info = await self._store.turn_info(turn_id)
+            if info is None:
+                continue
+            if info.key.platform != platform:
+                kept.append(turn_id)
+                continue
+            failure = Interrupted(INTERRUPTED_BY_CRASH)
+            replies.append((info, Reply(key=info.key, turn_id=turn_id, options=info.options, failure=failure)))
+        self._store.interrupted = kept
+        return replies
 
     async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
         """The files a result was uploaded as, kept for Delete (a button's value names only the turn)."""

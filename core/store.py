@@ -158,6 +158,7 @@ class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._write = asyncio.Lock()  # one connection: keep each multi-statement write whole
+        self.interrupted: list[int] = []  # turns left pending by the last process (a crash): found by `open`
 
     @classmethod
     async def open(cls, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Store:
@@ -206,7 +207,10 @@ class Store:
             await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
 
     async def _interrupted_turns_failed(self) -> None:
-        # A turn still pending at start-up was cut off by a crash or restart; its request stays for a reroll.
+        # A turn still pending at start-up was cut off by a crash or restart; its request stays for a reroll, and
+        # `interrupted` names them so that the adapters can tell their users.
+        rows = await self._rows("SELECT id FROM turns WHERE status='pending' ORDER BY id", ())
+        self.interrupted = [row[0] for row in rows]
         await self._db.execute("UPDATE turns SET status='failed', error='interrupted' WHERE status='pending'")
         await self._db.commit()
 

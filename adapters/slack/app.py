@@ -25,6 +25,7 @@ from adapters.slack.files import Downloader
 from adapters.slack.guard import GuardedApp
 from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack.recovery import tell_interrupted
 from adapters.slack.translate import (
     COMMAND,
     MODELS_COMMAND,
@@ -244,6 +245,7 @@ async def run(engine: Engine, config: SlackConfig, *, http: bool = False, host: 
     if not (config.app_token and not http) and not config.signing_secret:
         raise ValueError("Slack HTTP mode needs a signing secret (SlackConfig.signing_secret)")
     bot = SlackBot(engine, config)
+    bot.io.spawn(tell_interrupted(bot.io), None, None, "")  # turns a crash cut off: their users are told
     try:
         if config.app_token and not http:
             await _socket_mode(bot, config.app_token)
