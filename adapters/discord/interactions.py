@@ -69,6 +69,11 @@ class InteractionFlows:
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
+        user = user_of(interaction.user, interaction.permissions)
+        probe = StartThread(thread_key(interaction.guild_id, interaction.channel_id or 0, 0), user, text, (), options)
+        if images and (refusal := await self.engine.admit(probe)):  # said before any attachment is downloaded
+            await interaction.response.send_message(failure_text(refusal), ephemeral=True)
+            return
         callback = await interaction.response.defer(thinking=True)
         message_id = (callback and callback.message_id) or (await interaction.original_response()).id
         channel = interaction.channel
@@ -82,7 +87,6 @@ class InteractionFlows:
         except BadInput as problem:
             await refuse_public(interaction, failure_text(problem))
             return
-        user = user_of(interaction.user, interaction.permissions)
         reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
         if reply.failure is not None:
             await refuse_public(interaction, failure_text(reply.failure), retry_view(reply))

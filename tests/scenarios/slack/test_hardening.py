@@ -10,6 +10,8 @@ import pytest
 from adapters.slack.app import SlackBot
 from adapters.slack.status import ACTION_CANCEL
 from adapters.slack.translate import ACTION_DELETE
+from core.budget import Accountant, Limits
+from core.costs import Prices
 from core.engine import Engine, EngineConfig
 from core.model import GeminiModel
 from core.store import Store
@@ -142,3 +144,16 @@ async def test_a_full_queue_refuses_privately_and_leaves_no_root_message(
     assert all("busy" in hook.body["text"] and hook.body["response_type"] == "ephemeral"
                for hook in slack_emu.hook_posts)
     assert gemini.calls == 3
+
+
+async def test_a_spent_budget_is_said_before_the_file_is_downloaded(
+    slack_emu: SlackEmulator, gemini: GeminiEmulator, store: Store, model: GeminiModel
+) -> None:
+    spent = Accountant(store, Limits(space_daily_usd=0.0), Prices())
+    async with serving(Engine(store, model, EngineConfig(), accountant=spent), slack_emu) as bot:
+        file = slack_emu.register_file(pictures.png(), "cat.png")
+        mention = f"<@{slack_emu.bot_user_id}> put a hat on it"
+        await slack_emu.send_event(slack_emu.user_message(CH, mention, files=[file]))
+        [told] = await until(lambda: updates_saying(slack_emu, "daily image budget"))
+        await bot.drain()
+    assert slack_emu.file_fetches == [] and gemini.calls == 0 and told
