@@ -11,6 +11,7 @@ import logging
 
 from PIL import Image, ImageOps
 
+from core import bigpng
 from core.events import BadInput
 
 log = logging.getLogger(__name__)
@@ -132,12 +133,26 @@ def _draft(image: Image.Image, max_edge: int) -> None:
 
 
 def decoded_pixels(data: bytes, name: str, max_edge: int) -> int:
-    """The pixels that `prepare` holds decoded at once, read from the header (after `draft`): the pixel budget's
-    charge. BadInput when the header alone shows the image cannot be used."""
+    """The pixels that `prepare` holds decoded at once, read from the header (after `draft`; a large PNG is shrunk
+    band by band): the pixel budget's charge. BadInput when the header alone shows the image cannot be used."""
     with _open(data, name) as image:
         _draft(image, max_edge)
         width, height = image.size
+    factor = max(width, height) // max_edge
+    if factor >= 2 and bigpng.band_plan(data) is not None:
+        return 2 * bigpng.BAND_PIXELS + -(-width // factor) * -(-height // factor)
     return width * height
+
+
+def _banded(data: bytes, name: str, size: tuple[int, int], max_edge: int) -> Image.Image | None:
+    """A large PNG reduced band by band (core.bigpng), or None when it is not of that kind or small enough."""
+    factor = max(size) // max_edge
+    if factor < 2:
+        return None
+    try:
+        return bigpng.shrink(data, factor)
+    except Exception as exc:  # damaged: a CRC, the compressed data, the size
+        raise unreadable(name) from exc
 
 
 def _deep(image: Image.Image) -> bool:
@@ -203,8 +218,12 @@ def prepare(data: bytes, name: str, max_edge: int, max_bytes: int) -> tuple[byte
     still = getattr(image, "n_frames", 1) == 1
     usual = image.mode in ("RGB", "RGBA", "L", "P") and not _deep(image)
     size = image.size
+    banded = _banded(data, name, size, max_edge) if fmt == "PNG" else None
+    if banded is not None:
+        image.close()
+        image = banded
     _draft(image, max_edge)
-    upright, turned = _decode(image, name)
+    upright, turned = (banded, False) if banded is not None else _decode(image, name)
     if fmt in GEMINI_MIMES and still and usual and not turned and max(size) <= max_edge and len(data) <= max_bytes:
         return data, GEMINI_MIMES[fmt]
     image = _eight_bit(upright)

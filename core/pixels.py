@@ -11,7 +11,9 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-DEFAULT_BUDGET = 50_000_000  # one largest accepted image (core.images.MAX_PIXELS), or many ordinary photos
+# Pillow holds a pixel in 4 bytes: 16 MP is about 64 MB decoded at once. An image larger than the whole budget (up to
+# core.images.MAX_PIXELS) still runs, alone; JPEGs are drafted and large PNGs shrunk in bands before they count.
+DEFAULT_BUDGET = 16_000_000
 
 
 class PixelBudget:
