@@ -103,6 +103,10 @@ class SlackIO:
         except Failure as failure:
             await status.finish(failure_text(user_id, failure))
             return None
+        except SLACK_ERRORS as error:  # the file host dropped the connection or timed out: the hourglass goes too
+            await status.finish(f":warning: <@{user_id}> Downloading the image from Slack failed "
+                                f"({type(error).__name__}). Post it again.")
+            return None
         reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket)
         if reply.failure is not None and isinstance(reply.failure, quiet):
             await status.remove()
