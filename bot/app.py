@@ -7,8 +7,10 @@ in reverse order whatever happens.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import signal
+import sqlite3
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,6 +21,7 @@ from adapters.slack.config import SlackConfig
 from bot import health
 from bot.offline import GeminiStandIn
 from bot.settings import Settings, SettingsError
+from core import images
 from core.budget import Accountant, Limits
 from core.costs import Prices
 from core.discovery import discover
@@ -48,6 +51,31 @@ def gemini_config(settings: Settings, base_url: str | None, api_key: str | None,
     )
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def _freed_memory_goes_back() -> None:
+    """glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which blocks that size
+    come from per-thread heaps that seldom shrink: a fixed 1 MiB threshold keeps every image-sized buffer mapped, so
+    freeing it returns it to the system. Not glibc (musl, macOS): nothing to do."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        log.debug("not glibc: the allocator's thresholds are left as they are")
+
+
+async def open_store(path: Path) -> Store:
+    """The SQLite store at BOT_DB_PATH; SettingsError naming the file and the setting when it cannot be opened."""
+    try:
+        return await Store.open(path)
+    except (sqlite3.Error, OSError, RuntimeError) as error:
+        raise SettingsError([
+            f"could not open the database {path} (BOT_DB_PATH): {error}. Check that the folder exists "
+            "and is writable, the disk is not full, and no other program holds the file; or set BOT_DB_PATH to "
+            "another file"
+        ]) from error
+
+
 async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bool) -> Engine:
     base_url, api_key = settings.gemini_base_url, settings.gemini_api_key
     if offline:
@@ -55,7 +83,9 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         base_url, api_key = await stand_in.start(), "offline"
         stack.push_async_callback(stand_in.stop)
         log.info("offline: Gemini is the built-in stand-in at %s", base_url)
-    store = await Store.open(settings.db_path)
+    images.configure_memory()
+    _freed_memory_goes_back()
+    store = await open_store(settings.db_path)
     stack.push_async_callback(store.close)
     model = GeminiModel(gemini_config(settings, base_url, api_key, offline=offline))
     stack.push_async_callback(model.aclose)

@@ -91,6 +91,13 @@ class Accountant:
         finally:
             del self._by_id[id(hold)]
 
+    async def check(
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool, count: int = 1
+    ) -> None:
+        """Raise LimitReached when a request like this would be refused now: asked before anything is downloaded
+        or decoded for it (`reserve` asks again, holding the estimate, when the request runs)."""
+        await self._check(key, user, self.prices.estimate(model, size, inputs) * count, exempt, count)
+
     def _held(self, predicate: Callable[[_Hold], bool]) -> tuple[int, float]:
         holds = [h for h in self._by_id.values() if predicate(h)]
         return sum(h.images for h in holds), sum(h.usd for h in holds)

@@ -5,9 +5,10 @@ inline when small or uploaded once through the Files API."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from core import edits, images, options, video
+from core import edits, options, video
 from core.catalogue import ModelInfo
 from core.events import ImageInput, Options, Workflow
 from core.generation import ImageModel
@@ -18,10 +19,16 @@ MiB = 1024 * 1024
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of the engine's RAW_BUDGET is for history
 
 
+Prepare = Callable[[ImageInput, int, int], Awaitable[tuple[bytes, str]]]  # (image, max edge, max bytes) -> (data, mime)
+
+
 class Composer:
-    def __init__(self, store: Store, model: ImageModel) -> None:
+    """`prepare` validates and shrinks one image (the engine's, which decodes only when its pixel budget has room)."""
+
+    def __init__(self, store: Store, model: ImageModel, prepare: Prepare) -> None:
         self._store = store
         self._model = model
+        self._prepare = prepare
 
     async def compose(
         self, text: str, inputs: tuple[ImageInput, ...], chosen: Options, spec: ModelInfo, workflow: Workflow,
@@ -36,7 +43,8 @@ class Composer:
         options.check_inputs(len(plan.images), spec)
         for clip in clips:
             video.check(spec, clip.name, len(clip.data), len(clips))
-        prepared = await asyncio.to_thread(prepare_all, plan.images, spec.max_input_edge)
+        each = INPUT_BUDGET // max(1, len(plan.images))
+        prepared = [await self._prepare(image, spec.max_input_edge, each) for image in plan.images]
         parts: list[dict] = [{"text": plan.text.strip()}] if plan.text.strip() else []
         parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
         for clip in clips:
@@ -62,8 +70,3 @@ class Composer:
                         and str(inline.get("mime_type", "")).startswith("image/"):
                     return bytes(inline["data"])
         return None
-
-
-def prepare_all(inputs: tuple[ImageInput, ...], max_edge: int) -> list[tuple[bytes, str]]:
-    each = INPUT_BUDGET // max(1, len(inputs))
-    return [images.prepare(image.data, image.name, max_edge, each) for image in inputs]

@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 
-from core import canvas, catalogue, story, turns, variants, video
+from core import canvas, catalogue, images, story, turns, variants, video
+from core.backlog import STORE_ERRORS, Backlog
 from core.budget import Accountant, Limits, month_start, usage_report
 from core.compose import Composer
 from core.controls import Controls
@@ -49,6 +50,7 @@ from core.events import (
     ShowUsage,
     StartStory,
     StartThread,
+    StoreUnavailable,
     ThreadKey,
     User,
     UseVariant,
@@ -58,6 +60,7 @@ from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
 from core.lineup import Lineup
 from core.listing import model_lines
+from core.pixels import DEFAULT_BUDGET, PixelBudget
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
@@ -72,6 +75,14 @@ MiB = 1024 * 1024
 # under Gemini's 20 MiB limit on a whole inline request.
 RAW_BUDGET = 14 * MiB
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
+INTERRUPTED_BY_CRASH = (
+    "This request was interrupted: the bot stopped unexpectedly before the image was finished. Press Try again, "
+    "or send it again."
+)
+STORE_FAILED = (
+    "The bot's database could not be read or written just now (busy, or its disk is full), so nothing was sent to "
+    "Gemini. Try again in a minute; if it keeps happening, tell the operator."
+)
 UPSCALE_PROMPT = (
     "Render exactly the same image again at a higher resolution. Change nothing: same composition, subjects, "
     "colours, style and text."
@@ -89,6 +100,8 @@ class EngineConfig:
     quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
     quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
     search_enabled: bool = True  # BOT_SEARCH=off: --search is refused, and settings cannot turn it on
+    pixel_budget: int = DEFAULT_BUDGET  # image pixels decoded at once across all requests (core.pixels)
+    store_retry_s: float = 1.0  # the first wait before a write the store refused is tried again (core.backlog)
 
 
 class Engine:
@@ -111,6 +124,8 @@ class Engine:
         self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
         self.controls = Controls(store, self.lineup, self.policy, search_enabled=config.search_enabled)
+        self.pixels = PixelBudget(config.pixel_budget)
+        self.backlog = Backlog(config.store_retry_s)  # writes the store refused (locked, disk full), retried
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
         self._active = 0
@@ -120,7 +135,7 @@ class Engine:
         self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
         self.tickets = Tickets()
-        self._composer = Composer(store, model)
+        self._composer = Composer(store, model, self._prepare)
 
     @property
     def store(self) -> Store:
@@ -175,6 +190,9 @@ class Engine:
                     raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
             reply = Reply(key=key, failure=failure)
+        except STORE_ERRORS as error:  # before Gemini was asked: nothing was spent; the user may simply retry
+            log.error("the store failed: %s", error)
+            reply = Reply(key=key, failure=StoreUnavailable(STORE_FAILED))
         finally:
             self._active -= 1
             if self._active == 0:
@@ -197,6 +215,7 @@ class Engine:
             for call in list(self._calls):
                 call.cancel()
             await self._idle.wait()
+        await self.backlog.close()
 
     def stats(self) -> dict[str, object]:
         """For the health endpoint: queue depth, calls in flight, failures by kind in the last hour."""
@@ -206,6 +225,7 @@ class Engine:
             "in_flight": self.queue.in_flight,
             "active_requests": self._active,
             "closing": self._closing,
+            "store_backlog": self.backlog.pending,
             "failures_last_hour": dict(Counter(kind for at, kind in self._failures if at >= since)),
         }
 
@@ -266,11 +286,39 @@ class Engine:
             allowed = turns.may_delete(info, replace(user, is_admin=True), configured_admin=configured)
         return Permission(allowed, info.user_id if info is not None else None)
 
-    def withdraw(self, ticket: str, user: User, requester_id: str) -> Withdrawal:
-        """The requester's Cancel: withdraw a request still waiting in line."""
-        if not turns.may_cancel(requester_id, user):
+    def withdraw(self, ticket: str, user: User, platform: str) -> Withdrawal:
+        """The requester's Cancel: withdraw a request still waiting in line. Who asked is the queue's own record of
+        the ticket, never what the button says."""
+        owner = self.queue.owner(ticket) or self.tickets.owner(ticket)  # a waiting call, or a running set or story
+        if owner is None:
+            return Withdrawal.STARTED
+        where, _, requester_id = owner.partition(":")
+        if where != platform or not turns.may_cancel(requester_id, user):
             return Withdrawal.NOT_YOURS
         return Withdrawal.CANCELLED if self.cancel(ticket) else Withdrawal.STARTED
+
+    async def take_interrupted(self, platform: str) -> list[tuple[TurnInfo, Reply]]:
+        """The turns of `platform` that the last process left unanswered (killed mid-turn), once each: a Reply
+        saying so, with its Try again, for the adapter to post where it had said it was working."""
+        replies, kept = [], []
+        for turn_id in self._store.interrupted:
+            info = await self._store.turn_info(turn_id)
+            if info is None:
+                continue
+            if info.key.platform != platform:
+                kept.append(turn_id)
+                continue
+            failure = Interrupted(INTERRUPTED_BY_CRASH)
+            replies.append((info, Reply(key=info.key, turn_id=turn_id, options=info.options, failure=failure)))
+        self._store.interrupted = kept
+        return replies
+
+    async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
+        """The files a result was uploaded as, kept for Delete (a button's value names only the turn)."""
+        await self.backlog.write(f"files of turn {turn_id}", partial(self._store.record_files, turn_id, file_ids))
+
+    async def turn_files(self, turn_id: int) -> list[str]:
+        return await self._store.turn_files(turn_id)
 
     # events ------------------------------------------------------------------------------------------
 
@@ -280,19 +328,23 @@ class Engine:
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
-        composed, notice = await self.starting(event.key, event.prompt, event.options, event.images, event.workflow)
+        composed, notice = await self.starting(event.key, event.user, event.prompt, event.options, event.images,
+                                               event.workflow, event.workflow.n)
         async with self.thread_lock(event.key):
             thread = await self._store.save_thread(event.key, composed.chosen, event.user.id)
             return _told(await self._one_or_set(thread, event.user, event.prompt, composed, event.workflow, request),
                          notice)
 
     async def starting(
-        self, key: ThreadKey, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...], workflow: Workflow
+        self, key: ThreadKey, user: User, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...],
+        workflow: Workflow, count: int,
     ) -> tuple[Composed, str | None]:
         """A new conversation's first turn: the defaults in force here under the user's flags, checked against the
-        model, with the style's words and the guidance; and the notice naming the model that runs, if another."""
+        model and (for `count` images) the limits, with the style's words and the guidance; and the notice naming
+        the model that runs, if another."""
         checked, notice = self.lineup.check(await self.controls.starting(key, chosen))
         checked = self.controls.allowed(checked)
+        await self._admit(key, user, checked, len(inputs), count)
         turn = await self.controls.turn(key, prompt, checked, edit=bool(inputs) or workflow.edits, restyle=True)
         return await self.compose(turn.text, inputs, checked, workflow, None, guidance=turn.guidance), notice
 
@@ -305,6 +357,7 @@ class Engine:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
             chosen = self.controls.allowed(chosen)
+            await self._admit(event.key, event.user, chosen, len(event.images), event.workflow.n)
             turn = await self.controls.turn(event.key, event.text, chosen, edit=True,
                                             restyle=event.options.style is not None)
             composed = await self.compose(turn.text, event.images, chosen, event.workflow, thread,
@@ -359,6 +412,31 @@ class Engine:
         report = await usage_report(self._store, self.accountant, event.key, event.user, admin)
         return Reply(key=event.key, notices=tuple(report.lines()))
 
+    async def admit(self, event: Event) -> Failure | None:
+        """Why `event` would be refused before its images are downloaded (an allow-list, a limit, a spent budget);
+        None when it may go on. Adapters ask this before fetching a byte; `handle` asks again."""
+        key, user = getattr(event, "key", None), getattr(event, "user", None)
+        if key is None or user is None:
+            return None
+        if refusal := self.policy.refusal(key):
+            return Forbidden(refusal)
+        if busy := self.queue.busy():
+            return busy
+        try:
+            base = await self.thread_options(key) if isinstance(event, NextTurn) else None
+            chosen, _ = self.lineup.check(getattr(event, "options", Options()).over(base or Options()))
+            count = event.panels if isinstance(event, StartStory) else getattr(event, "workflow", Workflow()).n
+            await self._admit(key, user, chosen, len(getattr(event, "images", ())), count)
+        except Failure as failure:
+            return failure
+        return None
+
+    async def _admit(self, key: ThreadKey, user: User, chosen: Options, inputs: int, count: int = 1) -> None:
+        """Refused now (`count` images: a set, a story) before anything is decoded: LimitReached says why."""
+        assert chosen.model is not None
+        exempt = self.policy.is_admin(key.platform, user)
+        await self.accountant.check(key, user, chosen.model, chosen.image_size, inputs, exempt, count)
+
     # the turn itself ---------------------------------------------------------------------------------
 
     async def compose(
@@ -397,7 +475,8 @@ class Engine:
             async with self.reserve(thread.key, user, chosen, composed.message, 1):
                 reply = await self.attempt(thread, user, turn_id, prompt, composed, request, before or turn_id)
         except Failure as failure:  # a limit reached: nothing was sent
-            await self._store.fail_turn(turn_id, failure.kind)
+            failed = partial(self._store.fail_turn, turn_id, failure.kind)
+            await self.backlog.write(f"failure of turn {turn_id}", failed)
             return Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt, failure=failure)
         return reply
 
@@ -419,17 +498,21 @@ class Engine:
                                    previous, load_history=window if previous is not None else None,
                                    search=chosen.searching, thinking_level=chosen.think,
                                    include_thoughts=bool(chosen.thoughts), system_instruction=composed.guidance)
-            result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
-            await self._store.complete_turn(turn_id, result.content, result.interaction_id)
-            await self._record(thread.key, user, chosen, result)
+            result = await self._generate(call, turns.owner(thread.key.platform, user.id), request)
+            # paid for: the user gets it even when the store cannot write now (kept and retried)
+            complete = partial(self._store.complete_turn, turn_id, result.content, result.interaction_id)
+            await self.backlog.write(f"turn {turn_id}", complete)
+            record = partial(self._record, thread.key, user, chosen, result, self.accountant.clock())
+            await self.backlog.write(f"usage of turn {turn_id}", record)
         except Failure as failure:
-            await self._store.fail_turn(turn_id, failure.kind)
+            failed = partial(self._store.fail_turn, turn_id, failure.kind)
+            await self.backlog.write(f"failure of turn {turn_id}", failed)
             if isinstance(failure, ModelGone):
                 failure = await self._model_gone(thread, chosen, failure)
             return replace(reply, failure=failure)
         except Exception:
             log.exception("turn %s failed unexpectedly", turn_id)
-            await self._store.fail_turn(turn_id, "internal")
+            await self.backlog.write(f"failure of turn {turn_id}", partial(self._store.fail_turn, turn_id, "internal"))
             return replace(reply, failure=ModelUnavailable("Something broke on the bot's side; try again."))
         notices: tuple[str, ...] = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
@@ -441,10 +524,10 @@ class Engine:
                        thoughts=result.thoughts if chosen.thoughts else (),
                        thought_images=result.thought_images if chosen.thoughts else ())
 
-    async def _record(self, key: ThreadKey, user: User, chosen: Options, result: Generation) -> None:
+    async def _record(self, key: ThreadKey, user: User, chosen: Options, result: Generation, now: float) -> None:
         """The turn's usage and cost: tokens, and search queries past Google's free monthly allowance."""
         assert chosen.model is not None
-        prices, now = self.accountant.prices, self.accountant.clock()
+        prices = self.accountant.prices
         cost = prices.cost(chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
                            result.thought_tokens)
         queries = result.grounding.billed_queries if result.grounding else 0
@@ -508,6 +591,11 @@ class Engine:
                         log.warning("Gemini 429: pausing the queue for %.1f s", min(delay, 60.0))
                         self.queue.pause(min(delay, 60.0))
         raise AssertionError("unreachable")
+
+    async def _prepare(self, image: ImageInput, max_edge: int, max_bytes: int) -> tuple[bytes, str]:
+        pixels = await asyncio.to_thread(images.decoded_pixels, image.data, image.name, max_edge)
+        async with self.pixels.hold(pixels):
+            return await asyncio.to_thread(images.prepare, image.data, image.name, max_edge, max_bytes)
 
     @asynccontextmanager
     async def thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:

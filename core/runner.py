@@ -43,30 +43,38 @@ class Tickets:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stories: set[str] = field(default_factory=set)
     stopped: set[str] = field(default_factory=set)
+    owners: dict[str, str] = field(default_factory=dict)  # ticket -> whose request (turns.owner), while it runs
+
+    def owner(self, ticket: str) -> str | None:
+        """Who asked for the set or story `ticket` names, while it runs (who may cancel it); None otherwise."""
+        return self.owners.get(ticket)
 
     @contextmanager
-    def group(self, ticket: str | None, count: int) -> Iterator[tuple[str | None, ...]]:
+    def group(self, ticket: str | None, count: int, owner: str) -> Iterator[tuple[str | None, ...]]:
         """`count` sub-tickets (each call's in the queue), all withdrawn by a Cancel of `ticket`."""
         if ticket is None:
             yield (None,) * count
             return
         members = tuple(f"{ticket}.{i}" for i in range(count))
-        self.groups[ticket] = members
+        self.groups[ticket], self.owners[ticket] = members, owner
         try:
             yield members
         finally:
             self.groups.pop(ticket, None)
+            self.owners.pop(ticket, None)
 
     @contextmanager
-    def story(self, ticket: str | None) -> Iterator[None]:
+    def story(self, ticket: str | None, owner: str) -> Iterator[None]:
         if ticket is not None:
             self.stories.add(ticket)
+            self.owners[ticket] = owner
         try:
             yield
         finally:
             if ticket is not None:
                 self.stories.discard(ticket)
                 self.stopped.discard(ticket)
+                self.owners.pop(ticket, None)
 
     def stop(self, ticket: str) -> bool:
         """A running story takes no further panel; False when `ticket` names no running story."""
@@ -100,8 +108,8 @@ class Runner(Protocol):
     def reserve(self, key: ThreadKey, user: User, chosen: Options, message: Content,
                 count: int) -> AbstractAsyncContextManager[None]: ...
 
-    async def starting(self, key: ThreadKey, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...],
-                       workflow: Workflow) -> tuple[Composed, str | None]: ...
+    async def starting(self, key: ThreadKey, user: User, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...],
+                       workflow: Workflow, count: int) -> tuple[Composed, str | None]: ...
 
     async def guidance(self, key: ThreadKey) -> str | None: ...
 

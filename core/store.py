@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
+import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ import aiosqlite
 from core.events import Options, ThreadKey
 from core.turns import TurnInfo
 
+BUSY_TIMEOUT_S = 10.0
 Content = dict[str, Any]  # a Gemini Content in python mode: {"role": ..., "parts": [...]}, bytes as bytes
 
 MIGRATIONS: tuple[str, ...] = (
@@ -80,8 +85,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, space, channel, name)
     );
     """,
-    # Issue 12's migration, numbered 6 once merged after issue 10's 5 (the schema is positional: keep the order).
-    # A variant set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button
+    """
+    CREATE TABLE turn_files (  -- the platform files a turn's result was uploaded as: what Delete removes
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        file_id TEXT NOT NULL,
+        PRIMARY KEY (turn_id, file_id)
+    );
+    """,
+    # 6 (issue 12): a variant set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button
     # may still name them) but leave the history: the variants not chosen, a set rerolled as a whole.
     """
     ALTER TABLE turns ADD COLUMN variant_set INTEGER;
@@ -172,17 +183,20 @@ class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._write = asyncio.Lock()  # one connection: keep each multi-statement write whole
+        self.interrupted: list[int] = []  # turns left pending by the last process (a crash): found by `open`
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
+    async def open(cls, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Store:
+        """`busy_timeout_s`: how long SQLite waits out another connection's lock before a write fails (the engine
+        then keeps a paid-for result's writes and retries them: core.backlog)."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
+        db = await aiosqlite.connect(str(path), timeout=busy_timeout_s)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             store = cls(db)
             await store._migrate()
             await store._interrupted_turns_failed()
@@ -193,6 +207,18 @@ class Store:
 
     async def close(self) -> None:
         await self._db.close()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """One write at a time; a write that fails (locked past the busy timeout, disk full) is rolled back whole,
+        so the connection is clean for the next one."""
+        async with self._write:
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.rollback()
+                raise
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return list(await self._db.execute_fetchall(sql, params))
@@ -206,7 +232,10 @@ class Store:
             await self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
 
     async def _interrupted_turns_failed(self) -> None:
-        # A turn still pending at start-up was cut off by a crash or restart; its request stays for a reroll.
+        # A turn still pending at start-up was cut off by a crash or restart; its request stays for a reroll, and
+        # `interrupted` names them so that the adapters can tell their users.
+        rows = await self._rows("SELECT id FROM turns WHERE status='pending' ORDER BY id", ())
+        self.interrupted = [row[0] for row in rows]
         await self._db.execute("UPDATE turns SET status='failed', error='interrupted' WHERE status='pending'")
         await self._db.commit()
 
@@ -229,7 +258,7 @@ class Store:
     async def save_thread(self, key: ThreadKey, options: Options, user_id: str) -> ThreadRecord:
         """Create the thread, or set its options when it exists (the creator stays)."""
         now = time.time()
-        async with self._write:
+        async with self._writing():
             await self._db.execute(
                 "INSERT INTO threads (platform, space, channel, thread, model, aspect_ratio, image_size, "
                 "created_by, created_at, updated_at, controls) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
@@ -246,7 +275,7 @@ class Store:
 
     async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
         """Name a conversation by a new key (its platform thread had to be made anew); False if `old` is unknown."""
-        async with self._write:
+        async with self._writing():
             cur = await self._db.execute(
                 "UPDATE threads SET channel=?, thread=?, updated_at=? "
                 "WHERE platform=? AND space=? AND channel=? AND thread=?",
@@ -262,7 +291,7 @@ class Store:
     ) -> int:
         """Keep the user's request before anything can fail; it is `pending` until the model answers."""
         text, blobs = await asyncio.to_thread(dehydrate, request)  # hashing megabytes: off the event loop
-        async with self._write:
+        async with self._writing():
             cur = await self._db.execute(
                 "INSERT INTO turns (thread_id, user_id, status, prompt, model, aspect_ratio, image_size, request, "
                 "size, created_at, controls) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -277,7 +306,7 @@ class Store:
 
     async def complete_turn(self, turn_id: int, response: Content, interaction_id: str | None = None) -> None:
         text, blobs = await asyncio.to_thread(dehydrate, response)
-        async with self._write:
+        async with self._writing():
             await self._db.execute(
                 "UPDATE turns SET status='ok', response=?, size=size+?, error=NULL, interaction_id=? WHERE id=?",
                 (text, len(text) + sum(map(len, blobs.values())), interaction_id, turn_id),
@@ -286,7 +315,7 @@ class Store:
             await self._db.commit()
 
     async def fail_turn(self, turn_id: int, error: str) -> None:
-        async with self._write:
+        async with self._writing():
             await self._db.execute("UPDATE turns SET status='failed', error=? WHERE id=?", (error, turn_id))
             await self._db.commit()
 
@@ -380,7 +409,7 @@ class Store:
     async def set_variants(self, turn_ids: list[int]) -> None:
         """These turns are one variant set, hidden from the history until one is shown (`show_variant`)."""
         marks = ",".join("?" * len(turn_ids))
-        async with self._write:
+        async with self._writing():
             await self._db.execute(
                 f"UPDATE turns SET variant_set=?, hidden=1 WHERE id IN ({marks})", (turn_ids[0], *turn_ids)
             )
@@ -402,7 +431,7 @@ class Store:
 
         False (and nothing changed) when an ordinary turn came after them: the conversation moved on from the set.
         """
-        async with self._write:
+        async with self._writing():
             later = await self._rows(
                 "SELECT 1 FROM turns WHERE thread_id=? AND id>? AND variant_set IS NULL AND status='ok' LIMIT 1",
                 (thread_id, since),
@@ -416,9 +445,21 @@ class Store:
             await self._db.commit()
         return True
 
+    async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
+        """The platform's ids of the files a turn's result was uploaded as (Delete removes these, and only these)."""
+        async with self._writing():
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO turn_files (turn_id, file_id) VALUES (?, ?)", [(turn_id, f) for f in file_ids]
+            )
+            await self._db.commit()
+
+    async def turn_files(self, turn_id: int) -> list[str]:
+        rows = await self._rows("SELECT file_id FROM turn_files WHERE turn_id=? ORDER BY rowid", (turn_id,))
+        return [row[0] for row in rows]
+
     async def forget(self, thread_id: int) -> int:
         """Delete the thread's turns and any image no other turn uses; the number of turns removed."""
-        async with self._write:
+        async with self._writing():
             cur = await self._db.execute("DELETE FROM turns WHERE thread_id=?", (thread_id,))
             removed = cur.rowcount
             await self._db.execute("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM turn_blobs)")
@@ -428,7 +469,7 @@ class Store:
     # usage -------------------------------------------------------------------------------------------
 
     async def record_usage(self, usage: Usage) -> None:
-        async with self._write:
+        async with self._writing():
             await self._db.execute(
                 "INSERT INTO usage (platform, space, user_id, model, image_size, prompt_tokens, output_tokens, "
                 "total_tokens, images, cost_usd, created_at, search_queries) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -498,7 +539,7 @@ class Store:
     async def set_default(self, platform: str, space: str, channel: str, name: str, value: str | None,
                           user_id: str) -> None:
         """Set one /settings key (None clears it)."""
-        async with self._write:
+        async with self._writing():
             if value is None:
                 await self._db.execute(
                     "DELETE FROM defaults WHERE platform=? AND space=? AND channel=? AND name=?",

@@ -20,6 +20,7 @@ from core.events import (
 )
 from core.flags import story_panels
 from core.runner import Composed, Request, Runner
+from core.turns import owner
 
 LINE = "Also write this panel's line of the story, one short sentence, as text."
 
@@ -52,15 +53,15 @@ async def run(runner: Runner, event: StartStory, request: Request, on_part: Part
     if not event.prompt.strip():
         raise BadInput("Say what the story is about, for example `/story 4 a fox finds a key`.")
     n = story_panels(str(event.panels))
-    first, notice = await runner.starting(event.key, panel_text(event.prompt, 1, n), event.options, event.images,
-                                          Workflow())
+    first, notice = await runner.starting(event.key, event.user, panel_text(event.prompt, 1, n), event.options,
+                                          event.images, Workflow(), n)
     store, user = runner.store, event.user
     done: list[Reply] = []
     stopped = False
     async with runner.thread_lock(event.key):
         thread = await store.save_thread(event.key, first.chosen, user.id)
         async with runner.reserve(event.key, user, first.chosen, first.message, n):
-            with runner.tickets.story(request.ticket):
+            with runner.tickets.story(request.ticket, owner(event.key.platform, user.id)):
                 for k in range(1, n + 1):
                     if runner.tickets.is_stopped(request.ticket):
                         stopped = True

@@ -13,6 +13,7 @@ from dataclasses import replace
 from core.events import BadInput, Failure, Forbidden, NotFound, Reply, RerollSet, User, UseVariant
 from core.runner import Composed, Request, Runner
 from core.store import ThreadRecord
+from core.turns import owner
 
 
 async def run_set(
@@ -26,7 +27,7 @@ async def run_set(
     start = before or ids[0]
     try:
         async with runner.reserve(thread.key, user, chosen, composed.message, n):
-            with runner.tickets.group(request.ticket, n) as tickets:
+            with runner.tickets.group(request.ticket, n, owner(thread.key.platform, user.id)) as tickets:
                 replies = await asyncio.gather(*(
                     runner.attempt(thread, user, turn_id, prompt, composed,
                                    Request(request.progress if i == 0 else None, tickets[i]), start)

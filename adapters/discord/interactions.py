@@ -43,6 +43,7 @@ from core.engine import Engine
 from core.events import (
     BadInput,
     Event,
+    Failure,
     ImageInput,
     Options,
     Reroll,
@@ -92,6 +93,12 @@ class InteractionFlows:
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
+        user = user_of(interaction.user, interaction.permissions)
+        where = thread_key(interaction.guild_id, interaction.channel_id or 0, 0)
+        probe = StartThread(where, user, text, (), options, workflow)
+        if images and (refusal := await self.engine.admit(probe)):  # said before any attachment is downloaded
+            await interaction.response.send_message(failure_text(refusal), ephemeral=True)
+            return
         callback = await interaction.response.defer(thinking=True)
         message_id = (callback and callback.message_id) or (await interaction.original_response()).id
         channel = interaction.channel
@@ -105,7 +112,6 @@ class InteractionFlows:
         except BadInput as problem:
             await refuse_public(interaction, failure_text(problem))
             return
-        user = user_of(interaction.user, interaction.permissions)
         event = StartThread(key, user, text, inputs, options, workflow)
         reply = await self.engine.handle(event, progress=status, ticket=ticket)
         if reply.failure is not None:
@@ -200,7 +206,7 @@ class InteractionFlows:
             await self._cancel(interaction, owner_id, ticket)
 
     async def _cancel(self, interaction: discord.Interaction, owner_id: int, ticket: str) -> None:
-        outcome = self.engine.withdraw(ticket, user_of(interaction.user), str(owner_id))
+        outcome = self.engine.withdraw(ticket, user_of(interaction.user), PLATFORM)
         if outcome is Withdrawal.NOT_YOURS:
             await interaction.response.send_message(
                 f"🔒 Only <@{owner_id}>, who asked for it, can cancel this request.", ephemeral=True
@@ -250,7 +256,7 @@ class InteractionFlows:
                     await self._refine(interaction, ids[0], user, text, flags, workflow)
                 else:
                     await self._edit(interaction, ids[1], user, text, flags, workflow)
-            except BadInput as problem:
+            except Failure as problem:  # bad input, or an allow-list, limit or budget said before any download
                 await interaction.edit_original_response(content=failure_text(problem), view=None)
 
     async def _refine(
@@ -263,7 +269,10 @@ class InteractionFlows:
         images: tuple[ImageInput, ...] = ()
         if not turn.is_latest:
             # Refining an older result: edit that picture, not whatever the thread made last.
-            images = await self.ctx.downloader.fetch_all(image_attachments(interaction.message))
+            attachments = image_attachments(interaction.message)
+            await self.ctx.admit(attachments, next_event(turn.key, user, text, (), flags, stored=True,
+                                                          workflow=workflow))
+            images = await self.ctx.downloader.fetch_all(attachments)
         event = next_event(turn.key, user, text, images, flags, stored=True, workflow=workflow)
         await self._run_and_post(interaction, event, interaction.message)
 
@@ -278,9 +287,12 @@ class InteractionFlows:
             target = await channel.fetch_message(message_id)
         except discord.HTTPException as error:
             raise BadInput(explain_http(error, "read that message")) from error
-        inputs = await self.ctx.downloader.fetch_all(image_attachments(target))
         key = await self._edit_key(channel, target)
-        event = next_event(key, user, text, inputs, flags, stored=await self.engine.has_thread(key), workflow=workflow)
+        stored = await self.engine.has_thread(key)
+        attachments = image_attachments(target)
+        await self.ctx.admit(attachments, next_event(key, user, text, (), flags, stored=stored, workflow=workflow))
+        inputs = await self.ctx.downloader.fetch_all(attachments)
+        event = next_event(key, user, text, inputs, flags, stored=stored, workflow=workflow)
         await self._run_and_post(interaction, event, target, open_on=target)
 
     async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:

@@ -35,7 +35,7 @@ from adapters.discord.translate import (
     warning,
 )
 from adapters.discord.views import result_view, retry_view
-from core.events import BadInput, Cancelled, Reply, ThreadKey, User
+from core.events import BadInput, Cancelled, Failure, Reply, ThreadKey, User
 from core.flags import parse_request
 from core.turns import next_event
 
@@ -137,10 +137,12 @@ class MessageFlows:
             return
         key = thread_key(channel.guild.id, channel.id, placeholder.id)
         try:
+            probe = next_event(key, self._user(message), text, (), flags, stored=False, workflow=workflow)
+            await self.ctx.admit(attachments, probe)
             inputs = await self.ctx.downloader.fetch_all(attachments)
             event = next_event(key, self._user(message), text, inputs, flags, stored=False, workflow=workflow)
             reply = await self.ctx.engine.handle(event, progress=status, ticket=str(message.id))
-        except BadInput as problem:
+        except Failure as problem:
             reply = Reply(key=key, failure=problem)
         try:
             if reply.failure is not None:
@@ -181,10 +183,12 @@ class MessageFlows:
         status = MessageStatus(message, ticket)
         async with _typing(message.channel):
             try:
+                probe = next_event(key, self._user(message), text, (), flags, stored=stored, workflow=workflow)
+                await self.ctx.admit(attachments, probe)
                 inputs = await self.ctx.downloader.fetch_all(attachments)
                 event = next_event(key, self._user(message), text, inputs, flags, stored=stored, workflow=workflow)
                 reply = await self.ctx.engine.handle(event, progress=status, ticket=ticket)
-            except BadInput as problem:
+            except Failure as problem:
                 reply = Reply(key=key, failure=problem)
             if isinstance(reply.failure, Cancelled) and status.message is not None:
                 await status.message.edit(content=failure_text(reply.failure), view=None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -25,8 +25,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SlackConfig
 from adapters.slack.files import Downloader
+from adapters.slack.guard import GuardedApp
 from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack.recovery import tell_interrupted
 from adapters.slack.status import cancellable
 from adapters.slack.translate import (
     COMMAND,
@@ -46,6 +48,7 @@ from adapters.slack.translate import (
 )
 from core.engine import Engine
 from core.events import (
+    Busy,
     ChangeSetting,
     Event,
     Failure,
@@ -97,7 +100,7 @@ class SlackBot:
         client = client or make_client(config, self._session)
         files = Downloader(config.bot_token, config.api_url)
         self.io = SlackIO(client, engine, files, config.shutdown_grace_s)
-        self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=config.signing_secret)
+        self.app = GuardedApp(name="gemini-image-bot", client=client, signing_secret=config.signing_secret)
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.app.command(COMMAND)(self.on_imagine)
         self.app.command(STORY_COMMAND)(self.on_story)
@@ -129,7 +132,7 @@ class SlackBot:
             prompt, options, workflow = parse_request(command.get("text") or "")
             chosen = self.engine.check_options(options)
         except UnsupportedOption as problem:
-            await ack(text=f":warning: {problem.message}\n{USAGE}", response_type="ephemeral")
+            await ack(text=f"{failure_text(None, problem)}\n{USAGE}", response_type="ephemeral")
             return
         if not prompt:
             await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
@@ -179,6 +182,10 @@ class SlackBot:
     ) -> None:
         """The root message and the turn in its thread; `stoppable` (a story): the root carries a Cancel button
         for as long as it runs."""
+        # A refusal (busy, a limit) is told privately, leaving no root message in the channel for nothing.
+        if refusal := await self.engine.admit(make(thread_key(team, channel, ""), ())):
+            await respond(text=failure_text(None, refusal), response_type="ephemeral", replace_original=False)
+            return
         text = root_text(prompt, user.id, chosen)
         ticket = uuid.uuid4().hex if stoppable else None
         blocks = cancellable(text, ticket, user.id) if ticket else None
@@ -189,8 +196,13 @@ class SlackBot:
             await respond(text=f":warning: {explain(error)}", response_type="ephemeral", replace_original=False)
             return
         key = thread_key(team, channel, root["ts"])
-        await self.io.turn(channel, root["ts"], user.id, lambda images: make(key, images), ticket=ticket)
-        if ticket:
+        reply = await self.io.turn(
+            channel, root["ts"], user.id, lambda images: make(key, images), quiet=(Busy,), ticket=ticket
+        )
+        if reply is not None and isinstance(reply.failure, Busy):  # the line filled up since: no root left behind
+            await self.io.remove(channel, root["ts"])
+            await respond(text=failure_text(None, reply.failure), response_type="ephemeral", replace_original=False)
+        elif ticket:
             with contextlib.suppress(*SLACK_ERRORS):  # the button goes once the story is over
                 await self.io.client.chat_update(channel=channel, ts=root["ts"], text=text, blocks=[])
 
@@ -337,6 +349,7 @@ async def run(engine: Engine, config: SlackConfig, *, http: bool = False, host: 
     if not (config.app_token and not http) and not config.signing_secret:
         raise ValueError("Slack HTTP mode needs a signing secret (SlackConfig.signing_secret)")
     bot = SlackBot(engine, config)
+    bot.io.spawn(tell_interrupted(bot.io), None, None, "")  # turns a crash cut off: their users are told
     try:
         if config.app_token and not http:
             await _socket_mode(bot, config.app_token)

@@ -6,6 +6,7 @@ import pytest
 
 from core.budget import Limits
 from core.events import LimitReached, NextTurn, Progress, Reroll, StartStory, UnsupportedOption, User
+from core.turns import Withdrawal
 from tests.core.test_limits import key, make_engine
 from tests.emulators.gemini import Block
 from tests.support import until
@@ -72,7 +73,8 @@ async def test_cancel_stops_the_rest_of_the_story(store, model, gemini):
     gemini.hold()
     running = asyncio.create_task(engine.handle(StartStory(key(1), ALICE, "x", 5), ticket="s1", on_part=on_part))
     await until(lambda: gemini.held == 1, what="panel 1 at the gate")
-    assert engine.cancel("s1")
+    assert engine.withdraw("s1", User("mallory"), "discord") is Withdrawal.NOT_YOURS  # running: still only theirs
+    assert engine.withdraw("s1", ALICE, "discord") is Withdrawal.CANCELLED
     gemini.release()
     reply = await running
     assert posted == ["1/5"] and gemini.calls == 1

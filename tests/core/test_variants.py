@@ -137,10 +137,11 @@ async def test_cancel_withdraws_every_waiting_call_of_a_set(store, model, gemini
 
 def test_tickets_group_names_each_call_and_forgets_them_after():
     tickets = Tickets()
-    with tickets.group("t", 3) as members:
+    with tickets.group("t", 3, "discord:alice") as members:
         assert members == ("t.0", "t.1", "t.2") and tickets.groups["t"] == members
-    assert "t" not in tickets.groups
-    with tickets.group(None, 2) as anonymous:
+        assert tickets.owner("t") == "discord:alice"
+    assert "t" not in tickets.groups and tickets.owner("t") is None
+    with tickets.group(None, 2, "discord:alice") as anonymous:
         assert anonymous == (None, None)
 
 

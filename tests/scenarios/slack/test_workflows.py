@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from adapters.slack.app import SlackBot
-from adapters.slack.status import ACTION_CANCEL
+from adapters.slack.status import ACTION_CANCEL, ONLY_REQUESTER
 from adapters.slack.translate import ACTION_DELETE, ACTION_REROLL, ACTION_REROLL_SET, ACTION_USE
 from core.engine import Engine
 from tests import pictures
@@ -72,7 +72,7 @@ async def test_cancel_on_the_story_root_stops_it_before_the_next_panel(
     cancel = button(root, ACTION_CANCEL)
     await slack_emu.send_block_action(ACTION_CANCEL, cancel["value"], message_ts=root["ts"], user_id="U0STRANGER")
     await until(lambda: slack_emu.calls_to("chat.postEphemeral"), what="the stranger told it is not theirs")
-    assert "Only the requester" in slack_emu.calls_to("chat.postEphemeral")[0].args["text"]
+    assert slack_emu.calls_to("chat.postEphemeral")[0].args["text"] == ONLY_REQUESTER
     assert not engine.tickets.stopped
     await slack_emu.send_block_action(ACTION_CANCEL, cancel["value"], message_ts=root["ts"])
     await until(lambda: engine.tickets.stopped, what="the story stopped")
