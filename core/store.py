@@ -439,7 +439,8 @@ class Store:
             if later:
                 return False
             await self._db.execute(
-                "UPDATE turns SET hidden=(id IS NOT ?) WHERE thread_id=? AND variant_set IS NOT NULL AND id>=?",
+                "UPDATE turns SET hidden=CASE WHEN id=? THEN 0 ELSE 1 END "  # plain SQL: PostgreSQL has no bool->int
+                "WHERE thread_id=? AND variant_set IS NOT NULL AND id>=?",
                 (turn_id, thread_id, since),
             )
             await self._db.commit()
