@@ -85,3 +85,22 @@ async def test_a_video_is_refused_by_name_before_download_on_a_model_without_vid
     await until(lambda: gemini.calls == 1, timeout=10, what="the still from the clip")
     [resource] = gemini.files.files.values()
     assert gemini.files.contents[resource["uri"]] == clip  # downloaded from the CDN, uploaded through the Files API
+
+
+async def test_cancel_on_the_story_header_stops_it_before_the_next_panel(
+    discord_bot: Bot, discord_emu: DiscordEmulator, gemini
+) -> None:
+    await discord_bot.start()
+    gemini.hold()
+    rec = await discord_emu.invoke_slash("story", {"panels": 4, "prompt": "a fox finds a key"})
+    await until(lambda: gemini.held == 1, timeout=10, what="panel 1 at the gate")
+    header = await until(lambda: discord_emu.messages.get(rec.original_message_id or ""), what="the header")
+    [cancel] = [c for c in custom_ids(header) if c.startswith("gib:cancel:")]
+    stranger = discord_emu.add_member(discord_emu.guild_id, "bob")
+    refused = await discord_emu.click_button(header["id"], cancel, user=stranger)
+    assert "Only <@" in (await discord_emu.wait_for_callback(refused))["data"]["content"]
+    await discord_emu.click_button(header["id"], cancel)
+    gemini.release()
+    await until(lambda: "Stopped after panel 1 of 4" in discord_emu.messages[header["id"]]["content"], timeout=10,
+                what="the summary")
+    assert gemini.calls == 1 and discord_emu.messages[header["id"]].get("components") in (None, [])
