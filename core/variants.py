@@ -45,15 +45,16 @@ async def _together(runner: Runner, thread: ThreadRecord, ids: list[int], replie
     if not made:
         return next((r for r in replies if not r.ok), replies[0])
     await runner.store.show_variant(thread.id, ids[0], made[0].turn_id)
-    failed = [f"Picture {n} of {len(ids)} failed: {r.failure.message}"
-              for n, r in enumerate(replies, start=1) if r.failure is not None]
+    # counted, not numbered: the Use buttons number the pictures that were made
+    failed = [f"One of the {len(ids)} failed: {r.failure.message}" for r in replies if r.failure is not None]
     words_only = len(replies) - len(made) - len(failed)
     notices = [
         *dict.fromkeys(n for r in made for n in r.notices),
         *failed,
         *([f"{words_only} of the {len(ids)} answered in words only."] if words_only else []),
-        f"Made {len(made)} variants. Replies here continue from picture 1; press Use 2…{len(made)} to continue "
-        "from another, or Reroll all for a new set." if len(made) > 1 else "Replies here continue from it.",
+        f"Made {len(made)} variants. Replies here continue from picture 1; press "
+        f"{'Use 2' if len(made) == 2 else f'Use 2…{len(made)}'} to continue from another, or Reroll all for a new set."
+        if len(made) > 1 else "Replies here continue from it.",
     ]
     return replace(
         made[0], images=tuple(r.images[0] for r in made), variants=tuple(r.turn_id or 0 for r in made),

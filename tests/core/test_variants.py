@@ -118,7 +118,8 @@ async def test_one_failed_variant_is_reported_and_the_rest_posted(store, model, 
     gemini.push(Block("SAFETY"))
     reply = await engine.handle(StartThread(key(1), ALICE, "x", workflow=Workflow(n=3)))
     assert reply.ok and len(reply.images) == 2
-    assert any(n.startswith("Picture 1 of 3 failed: Gemini blocked") for n in reply.notices)
+    assert any(n.startswith("One of the 3 failed: Gemini blocked") for n in reply.notices)
+    assert "press Use 2 to continue" in reply.notices[-1]  # the buttons number the two pictures made
 
 
 async def test_cancel_withdraws_every_waiting_call_of_a_set(store, model, gemini):
