@@ -49,12 +49,17 @@ def _resets(at: float, now: float) -> str:
     return f"It resets at {when} (in {left // 3600} h {left % 3600 // 60} min)."
 
 
+def _set_cost(count: int, estimate: float) -> str:
+    return f"These {count} images would cost about ${estimate:.2f} together, so none were made. " if count > 1 else ""
+
+
 @dataclass
 class _Hold:
     platform: str
     space: str
     user: str
     usd: float
+    images: int = 1
 
 
 class Accountant:
@@ -69,16 +74,17 @@ class Accountant:
     @asynccontextmanager
     async def reserve(
         self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool,
-        searching: bool = False,
+        searching: bool = False, count: int = 1,
     ) -> AsyncIterator[None]:
-        """Hold the estimate while the request runs; raise LimitReached naming the limit and when it resets.
+        """Hold the estimate of `count` images (a variant set, a story: all before any call) while the request runs;
+        raise LimitReached naming the limit, the numbers and when it resets: a set that does not fit is refused whole.
 
-        Record the turn's usage inside the block: the hold is dropped only after the real cost is counted.
+        Record the turns' usage inside the block: the hold is dropped only after the real cost is counted.
         """
-        estimate = self.prices.estimate(model, size, inputs, searching)
+        estimate = self.prices.estimate(model, size, inputs, searching) * count
         async with self._lock:
-            await self._check(key, user, estimate, exempt)
-            hold = _Hold(key.platform, key.space, user.id, estimate)
+            await self._check(key, user, estimate, exempt, count)
+            hold = _Hold(key.platform, key.space, user.id, estimate, count)
             self._by_id[id(hold)] = hold
         try:
             yield
@@ -86,28 +92,28 @@ class Accountant:
             del self._by_id[id(hold)]
 
     async def check(
-        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool, count: int = 1
     ) -> None:
         """Raise LimitReached when a request like this would be refused now: asked before anything is downloaded
         or decoded for it (`reserve` asks again, holding the estimate, when the request runs)."""
-        await self._check(key, user, self.prices.estimate(model, size, inputs), exempt)
+        await self._check(key, user, self.prices.estimate(model, size, inputs) * count, exempt, count)
 
     def _held(self, predicate: Callable[[_Hold], bool]) -> tuple[int, float]:
         holds = [h for h in self._by_id.values() if predicate(h)]
-        return len(holds), sum(h.usd for h in holds)
+        return sum(h.images for h in holds), sum(h.usd for h in holds)
 
-    async def _check(self, key: ThreadKey, user: User, estimate: float, exempt: bool) -> None:
+    async def _check(self, key: ThreadKey, user: User, estimate: float, exempt: bool, count: int = 1) -> None:
         now = self.clock()
         limits = self.limits
         if limits.user_daily_images is not None and not exempt:
             images, _ = await self._store.user_totals(key.platform, user.id, day_start(now))
             held, _ = self._held(lambda h: h.platform == key.platform and h.user == user.id)
-            if images + held >= limits.user_daily_images:
-                raise LimitReached(
-                    f"You have reached your daily limit of {limits.user_daily_images} images. "
-                    + _resets(day_start(now) + 86_400, now),
-                    reason="user_daily_images",
-                )
+            if images + held + count > limits.user_daily_images:
+                left = max(0, limits.user_daily_images - images - held)
+                whole = (f"These {count} images need {count} of your daily limit of {limits.user_daily_images}; "
+                         f"you have {left} left, so none were made. ") if count > 1 else (
+                         f"You have reached your daily limit of {limits.user_daily_images} images. ")
+                raise LimitReached(whole + _resets(day_start(now) + 86_400, now), reason="user_daily_images")
         same_space = lambda h: h.platform == key.platform and h.space == key.space  # noqa: E731
         _, held_usd = self._held(same_space)
         if limits.space_daily_usd is not None:
@@ -115,7 +121,8 @@ class Accountant:
             if spent + held_usd + estimate > limits.space_daily_usd + 1e-9:
                 raise LimitReached(
                     f"This server/workspace has used its daily image budget (${spent:.2f} of "
-                    f"${limits.space_daily_usd:.2f}). " + _resets(day_start(now) + 86_400, now),
+                    f"${limits.space_daily_usd:.2f}). " + _set_cost(count, estimate)
+                    + _resets(day_start(now) + 86_400, now),
                     reason="space_daily_usd",
                 )
         if limits.space_monthly_usd is not None:
@@ -123,7 +130,7 @@ class Accountant:
             if spent + held_usd + estimate > limits.space_monthly_usd + 1e-9:
                 raise LimitReached(
                     f"This server/workspace has used its monthly image budget (${spent:.2f} of "
-                    f"${limits.space_monthly_usd:.2f}). " + _resets(next_month(now), now),
+                    f"${limits.space_monthly_usd:.2f}). " + _set_cost(count, estimate) + _resets(next_month(now), now),
                     reason="space_monthly_usd",
                 )
 

@@ -92,6 +92,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (turn_id, file_id)
     );
     """,
+    # 6 (issue 12): a variant set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button
+    # may still name them) but leave the history: the variants not chosen, a set rerolled as a whole.
+    """
+    ALTER TABLE turns ADD COLUMN variant_set INTEGER;
+    ALTER TABLE turns ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX turns_by_variant_set ON turns (variant_set) WHERE variant_set IS NOT NULL;
+    """,
 )
 CONTROLS = ("style", "exclude", "think", "thoughts", "search")
 
@@ -329,7 +336,7 @@ class Store:
             "WITH w AS (SELECT id, request, response, "
             "  SUM(size) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS running, "
             "  ROW_NUMBER() OVER (ORDER BY id DESC) AS n "
-            "  FROM turns WHERE thread_id=? AND status='ok' AND id<?) "
+            "  FROM turns WHERE thread_id=? AND status='ok' AND hidden=0 AND id<?) "
             "SELECT w.id, w.request, w.response, b.hash, b.data FROM w "
             "LEFT JOIN turn_blobs tb ON tb.turn_id=w.id LEFT JOIN blobs b ON b.hash=tb.hash "
             "WHERE w.n<=? AND w.running<=? ORDER BY w.id",
@@ -349,7 +356,7 @@ class Store:
         """The model of each of the newest completed turns before `before_turn`, oldest first: the window that
         `history` returns is the newest of these turns."""
         rows = await self._rows(
-            "SELECT model FROM (SELECT id, model FROM turns WHERE thread_id=? AND status='ok' AND id<? "
+            "SELECT model FROM (SELECT id, model FROM turns WHERE thread_id=? AND status='ok' AND hidden=0 AND id<? "
             "ORDER BY id DESC LIMIT ?) ORDER BY id",
             (thread_id, before_turn, max_turns),
         )
@@ -358,7 +365,7 @@ class Store:
     async def chain_point(self, thread_id: int, before_turn: int) -> tuple[str | None, str] | None:
         """(interaction id, model) of the newest completed turn before `before_turn`: where Gemini's chain ends."""
         async with self._db.execute(
-            "SELECT interaction_id, model FROM turns WHERE thread_id=? AND status='ok' AND id<? "
+            "SELECT interaction_id, model FROM turns WHERE thread_id=? AND status='ok' AND hidden=0 AND id<? "
             "ORDER BY id DESC LIMIT 1",
             (thread_id, before_turn),
         ) as cur:
@@ -385,7 +392,8 @@ class Store:
         async with self._db.execute(
             "SELECT th.platform, th.space, th.channel, th.thread, t.user_id, t.model, t.aspect_ratio, t.image_size, "
             "th.model, th.aspect_ratio, th.image_size, "
-            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok'), t.controls, th.controls "
+            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok' AND hidden=0), t.controls, "
+            "th.controls "
             "FROM turns t JOIN threads th ON th.id=t.thread_id WHERE t.id=?",
             (turn_id,),
         ) as cur:
@@ -395,6 +403,48 @@ class Store:
         latest = row[11]
         return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], _options(row, 5, row[12]),
                         _options(row, 8, row[13]), latest is None or latest == turn_id)
+
+    # variant sets ------------------------------------------------------------------------------------
+
+    async def set_variants(self, turn_ids: list[int]) -> None:
+        """These turns are one variant set, hidden from the history until one is shown (`show_variant`)."""
+        marks = ",".join("?" * len(turn_ids))
+        async with self._writing():
+            await self._db.execute(
+                f"UPDATE turns SET variant_set=?, hidden=1 WHERE id IN ({marks})", (turn_ids[0], *turn_ids)
+            )
+            await self._db.commit()
+
+    async def variant_set(self, turn_id: int) -> list[tuple[int, str]]:
+        """(turn id, status) of every turn in the set `turn_id` belongs to, in order; empty if it is in none."""
+        return [
+            (row[0], row[1])
+            for row in await self._rows(
+                "SELECT id, status FROM turns WHERE variant_set=(SELECT variant_set FROM turns WHERE id=?) "
+                "ORDER BY id",
+                (turn_id,),
+            )
+        ]
+
+    async def show_variant(self, thread_id: int, since: int, turn_id: int | None) -> bool:
+        """The history holds `turn_id` (None: none) of the variant turns from `since` on, and no other of them.
+
+        False (and nothing changed) when an ordinary turn came after them: the conversation moved on from the set.
+        """
+        async with self._writing():
+            later = await self._rows(
+                "SELECT 1 FROM turns WHERE thread_id=? AND id>? AND variant_set IS NULL AND status='ok' LIMIT 1",
+                (thread_id, since),
+            )
+            if later:
+                return False
+            await self._db.execute(
+                "UPDATE turns SET hidden=CASE WHEN id=? THEN 0 ELSE 1 END "  # plain SQL: PostgreSQL has no bool->int
+                "WHERE thread_id=? AND variant_set IS NOT NULL AND id>=?",
+                (turn_id, thread_id, since),
+            )
+            await self._db.commit()
+        return True
 
     async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
         """The platform's ids of the files a turn's result was uploaded as (Delete removes these, and only these)."""
