@@ -1,0 +1,69 @@
+"""Which database: a URL (SQLAlchemy's forms: `sqlite:///relative.db`, `sqlite:////absolute.db`,
+`postgresql://user:pass@host/db`) or a SQLite path, made into an async SQLAlchemy engine on aiosqlite or asyncpg.
+
+SQLite gets one connection (as before: one writer, and no "database is locked" between our own connections), WAL
+and foreign keys, and explicit BEGINs so that every transaction, DDL included, is whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+def database_url(target: str | Path) -> URL:
+    """`target` as a SQLAlchemy URL with an async driver; a path (no `://`) is a SQLite file."""
+    raw = str(target)
+    if "://" not in raw:
+        return URL.create("sqlite+aiosqlite", database=raw)
+    try:
+        url = make_url(raw)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the reason
+        raise DatabaseUrlError(f"{raw!r} is not a database URL: {exc}") from None
+    backend = url.drivername.split("+")[0]
+    if backend not in DRIVERS:
+        raise DatabaseUrlError(f"{url.drivername!r}: use sqlite:///path.db or postgresql://user@host/db")
+    return url.set(drivername=DRIVERS[backend])
+
+
+def describe(url: URL) -> str:
+    """The URL for logs: the password hidden."""
+    return url.render_as_string(hide_password=True)
+
+
+def make_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
+    if url.get_backend_name() == "postgresql":
+        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    database = url.database or ":memory:"
+    if database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    pool: dict[str, Any] = (
+        {"poolclass": StaticPool} if database == ":memory:" else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 300}
+    )
+    engine = create_async_engine(url, **pool)
+    event.listen(engine.sync_engine, "connect", _sqlite_connected)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver's own implicit BEGINs off: ours are explicit
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
