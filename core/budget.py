@@ -1,9 +1,9 @@
 """Spend limits that hold under concurrency: a request reserves its estimated cost before Gemini is called, and
 the reservation is settled (by the usage row) or released afterwards.
 
-Checks and reservations happen under one lock, counting what is recorded plus what is reserved, so concurrent
-requests can never overshoot a budget by more than one image's estimate. Days and months are UTC; the clock is
-injected so tests can cross a boundary.
+Checks and reservations happen in one database transaction, counting what is recorded plus what is reserved (in
+every process), so concurrent requests can never overshoot a budget by more than one image's estimate. Days and
+months are UTC; the clock is injected so tests can cross a boundary.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from core.costs import Prices
 from core.events import LimitReached, ThreadKey, User
-from core.store import Store
+from core.store import Hold, Store, Totals
 
 
 @dataclass(frozen=True)
@@ -49,22 +49,12 @@ def _resets(at: float, now: float) -> str:
     return f"It resets at {when} (in {left // 3600} h {left % 3600 // 60} min)."
 
 
-@dataclass
-class _Hold:
-    platform: str
-    space: str
-    user: str
-    usd: float
-
-
 class Accountant:
     def __init__(self, store: Store, limits: Limits, prices: Prices, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self.limits = limits
         self.prices = prices
         self.clock = clock
-        self._lock = asyncio.Lock()
-        self._by_id: dict[int, _Hold] = {}
 
     @asynccontextmanager
     async def reserve(
@@ -72,52 +62,42 @@ class Accountant:
     ) -> AsyncIterator[None]:
         """Hold the estimate while the request runs; raise LimitReached naming the limit and when it resets.
 
-        Record the turn's usage inside the block: the hold is dropped only after the real cost is counted.
+        The check and the reservation are one transaction in the store, serialised per user and per space across
+        every process. Record the turn's usage inside the block: the hold is dropped only after the real cost is
+        counted.
         """
         estimate = self.prices.estimate(model, size, inputs)
-        async with self._lock:
-            await self._check(key, user, estimate, exempt)
-            hold = _Hold(key.platform, key.space, user.id, estimate)
-            self._by_id[id(hold)] = hold
+        now = self.clock()
+        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now))
+        taken = await self._store.reserve(hold, lambda totals: self._refusal(totals, estimate, exempt, now))
+        if isinstance(taken, LimitReached):
+            raise taken
         try:
             yield
         finally:
-            del self._by_id[id(hold)]
+            await asyncio.shield(self._store.release(taken))
 
-    def _held(self, predicate: Callable[[_Hold], bool]) -> tuple[int, float]:
-        holds = [h for h in self._by_id.values() if predicate(h)]
-        return len(holds), sum(h.usd for h in holds)
-
-    async def _check(self, key: ThreadKey, user: User, estimate: float, exempt: bool) -> None:
-        now = self.clock()
+    def _refusal(self, totals: Totals, estimate: float, exempt: bool, now: float) -> LimitReached | None:
         limits = self.limits
-        if limits.user_daily_images is not None and not exempt:
-            images, _ = await self._store.user_totals(key.platform, user.id, day_start(now))
-            held, _ = self._held(lambda h: h.platform == key.platform and h.user == user.id)
-            if images + held >= limits.user_daily_images:
-                raise LimitReached(
-                    f"You have reached your daily limit of {limits.user_daily_images} images. "
-                    + _resets(day_start(now) + 86_400, now),
-                    reason="user_daily_images",
-                )
-        same_space = lambda h: h.platform == key.platform and h.space == key.space  # noqa: E731
-        _, held_usd = self._held(same_space)
-        if limits.space_daily_usd is not None:
-            spent = await self._store.space_spend(key.platform, key.space, day_start(now))
-            if spent + held_usd + estimate > limits.space_daily_usd + 1e-9:
-                raise LimitReached(
-                    f"This server/workspace has used its daily image budget (${spent:.2f} of "
-                    f"${limits.space_daily_usd:.2f}). " + _resets(day_start(now) + 86_400, now),
-                    reason="space_daily_usd",
-                )
-        if limits.space_monthly_usd is not None:
-            spent = await self._store.space_spend(key.platform, key.space, month_start(now))
-            if spent + held_usd + estimate > limits.space_monthly_usd + 1e-9:
-                raise LimitReached(
-                    f"This server/workspace has used its monthly image budget (${spent:.2f} of "
-                    f"${limits.space_monthly_usd:.2f}). " + _resets(next_month(now), now),
-                    reason="space_monthly_usd",
-                )
+        if limits.user_daily_images is not None and not exempt and totals.user_images_today >= limits.user_daily_images:
+            return LimitReached(
+                f"You have reached your daily limit of {limits.user_daily_images} images. "
+                + _resets(day_start(now) + 86_400, now),
+                reason="user_daily_images",
+            )
+        if limits.space_daily_usd is not None and totals.space_usd_today + estimate > limits.space_daily_usd + 1e-9:
+            return LimitReached(
+                f"This server/workspace has used its daily image budget (${totals.space_usd_today:.2f} of "
+                f"${limits.space_daily_usd:.2f}). " + _resets(day_start(now) + 86_400, now),
+                reason="space_daily_usd",
+            )
+        if limits.space_monthly_usd is not None and totals.space_usd_month + estimate > limits.space_monthly_usd + 1e-9:
+            return LimitReached(
+                f"This server/workspace has used its monthly image budget (${totals.space_usd_month:.2f} of "
+                f"${limits.space_monthly_usd:.2f}). " + _resets(next_month(now), now),
+                reason="space_monthly_usd",
+            )
+        return None
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,11 @@ from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
 from core.lineup import Lineup
 from core.listing import model_lines
+from core.observe import Observer
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
-from core.store import Store, ThreadRecord, Usage
+from core.store import Store, ThreadRecord, Usage, lock_name
 from core.turns import Permission, TurnInfo, Withdrawal
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,10 @@ class Engine:
         accountant: Accountant | None = None,
         clock: Callable[[], float] = time.time,
         lineup: Lineup | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._store = store
+        self.observer = observer or Observer()
         self._model = model
         self._config = config
         self.policy = policy or Policy()
@@ -150,6 +153,7 @@ class Engine:
                 self._idle.set()
         if reply.failure is not None:
             self._failures.append((time.monotonic(), reply.failure.kind))
+            self.observer.failed(reply.failure.kind, reply.failure.reason)
         return reply
 
     async def shutdown(self, grace: float) -> None:
@@ -177,6 +181,13 @@ class Engine:
             "closing": self._closing,
             "failures_last_hour": dict(Counter(kind for at, kind in self._failures if at >= since)),
         }
+
+    async def claim(self, kind: str, name: str) -> bool:
+        """True for the first delivery of an event (in any process sharing the store); False for a repeat."""
+        if await self._store.claim(kind, name):
+            return True
+        self.observer.deduplicated(kind)
+        return False
 
     def cancel(self, ticket: str) -> bool:
         """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
@@ -329,6 +340,7 @@ class Engine:
                           result.output_tokens, result.total_tokens, len(result.images), cost,
                           self.accountant.clock())
                 )
+                self.observer.produced(chosen.model, chosen.image_size, len(result.images), cost)
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
             if isinstance(failure, ModelGone):
@@ -376,7 +388,9 @@ class Engine:
                 async with self.queue.slot(owner, ticket=request.ticket, notify=reporter.queued, front=attempt > 0):
                     if self._interrupting:
                         raise Interrupted(INTERRUPTED)
+                    await self._fleet_pause()
                     reporter.generating()
+                    started = time.monotonic()
                     task = asyncio.create_task(self._model.generate(call))
                     self._calls.add(task)
                     task.add_done_callback(self._calls.discard)
@@ -388,21 +402,33 @@ class Engine:
                     if task.cancelled():
                         raise Interrupted(INTERRUPTED)
                     try:
-                        return task.result()
+                        generation = task.result()
                     except QuotaExhausted as quota:
                         if attempt == self._config.quota_attempts - 1:
                             raise
-                        delay = quota.retry_after or self._config.quota_delay_s * 2**attempt
-                        log.warning("Gemini 429: pausing the queue for %.1f s", min(delay, 60.0))
-                        self.queue.pause(min(delay, 60.0))
+                        delay = min(quota.retry_after or self._config.quota_delay_s * 2**attempt, 60.0)
+                        log.warning("Gemini 429: pausing every process's queue for %.1f s", delay)
+                        self.queue.pause(delay)
+                        await self._store.pause_until(time.time() + delay)  # the fleet backs off as one client
+                        continue
+                    self.observer.generated(call.model, time.monotonic() - started)
+                    return generation
         raise AssertionError("unreachable")
+
+    async def _fleet_pause(self) -> None:
+        """Wait out a 429 pause another process set (this process's own queue pauses with it)."""
+        left = min(await self._store.paused_until() - time.time(), 60.0)
+        if left > 0:
+            self.queue.pause(left)
+            await asyncio.sleep(left)
 
     @asynccontextmanager
     async def _thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
+        """One turn at a time per thread: in this process an asyncio lock, across processes the store's lease."""
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
-            async with lock:
+            async with lock, self._store.lease(lock_name(key)):  # LeaseTimeout is a Busy failure
                 yield
         finally:
             users[0] -= 1

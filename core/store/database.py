@@ -2,7 +2,7 @@
 `postgresql://user:pass@host/db`) or a SQLite path, made into an async SQLAlchemy engine on aiosqlite or asyncpg.
 
 SQLite gets one connection (as before: one writer, and no "database is locked" between our own connections), WAL
-and foreign keys, and explicit BEGINs so that every transaction, DDL included, is whole.
+and foreign keys, and explicit BEGIN IMMEDIATEs so that every transaction, DDL included, is whole.
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ def make_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
     database = url.database or ":memory:"
     if database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    pool: dict[str, Any] = (
-        {"poolclass": StaticPool} if database == ":memory:" else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 300}
-    )
+    one: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 300}
+    pool: dict[str, Any] = {"poolclass": StaticPool} if database == ":memory:" else one
     engine = create_async_engine(url, **pool)
     event.listen(engine.sync_engine, "connect", _sqlite_connected)
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -66,4 +65,6 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE: a transaction that reads and then writes (a reservation) takes the write lock first, so a second
+    # process on the same file waits (busy_timeout) instead of failing on the upgrade with "database is locked".
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

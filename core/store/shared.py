@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy import text
 
+from core.events import Busy
 from core.store.base import StoreBase
 from core.store.records import Hold, Totals
 
@@ -31,8 +32,11 @@ RESERVATION_S = 3600.0  # a crashed process's reservations stop counting after t
 PAUSED_UNTIL = "gemini_paused_until"
 
 
-class LeaseTimeout(Exception):
-    """The thread stayed busy (another process's turn) for longer than the wait allowed."""
+class LeaseTimeout(Busy):
+    """The thread stayed busy (another process's turn) for longer than the wait allowed: a failure the user reads."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("This conversation is busy with another request. Try again in a minute.", reason=name)
 
 
 class SharedState(StoreBase):
