@@ -69,11 +69,18 @@ class Interactive:
         app.action(ACTION_DELETE)(self.on_delete)
         app.action(ACTION_CANCEL)(self.on_cancel)
 
+    async def _first(self, body: dict[str, Any]) -> bool:
+        """True for the first delivery of this press or submission (to any worker): its trigger id is claimed."""
+        trigger = body.get("trigger_id")
+        return not trigger or await self.engine.claim("slack-interaction", str(trigger))
+
     # ---- the message shortcut
 
     async def on_edit_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any]) -> None:
         self.io.track()
         await ack()
+        if not await self._first(shortcut):
+            return
         channel, user_id = shortcut["channel"]["id"], shortcut["user"]["id"]
         message = shortcut.get("message") or {}
         refs = image_refs(message.get("files"))
@@ -100,6 +107,8 @@ class Interactive:
         if asked is None:
             return
         await ack()
+        if not await self._first(body):
+            return
         (prompt, options), user = asked, _user(body)
         # An image inside a bot thread: that conversation goes on (its model kept) with the image attached.
         work = self.io.turn(
@@ -126,13 +135,15 @@ class Interactive:
     async def on_reroll(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         await ack()
-        self.io.spawn(self._rerun(body, action.get("value"), None), *_where(body))
+        if await self._first(body):
+            self.io.spawn(self._rerun(body, action.get("value"), None), *_where(body))
 
     async def on_upscale(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         await ack()
         parsed = parse_turn_value(action.get("value"))
-        self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
+        if await self._first(body):
+            self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
 
     async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
         channel, thread_ts, user_id = _where(body)
@@ -166,6 +177,8 @@ class Interactive:
         if asked is None:
             return
         await ack()
+        if not await self._first(body):
+            return
         (prompt, options), user, key = asked, _user(body), turn.key
         work = self.io.turn(key.channel, key.thread, user.id,
                             lambda images: next_event(key, user, prompt, images, options, stored=True))
@@ -174,7 +187,8 @@ class Interactive:
     async def on_delete(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         await ack()
-        self.io.spawn(self._delete(body, action.get("value")), *_where(body))
+        if await self._first(body):
+            self.io.spawn(self._delete(body, action.get("value")), *_where(body))
 
     async def _delete(self, body: dict[str, Any], value: str | None) -> None:
         """The images go (files.delete); their message says who deleted them. History stays."""
