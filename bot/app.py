@@ -17,6 +17,7 @@ from typing import TextIO
 from adapters.discord.config import DiscordConfig
 from adapters.slack.config import SlackConfig
 from bot import health
+from bot.metrics import Metrics
 from bot.offline import GeminiStandIn
 from bot.settings import Settings, SettingsError
 from core.budget import Accountant, Limits
@@ -24,6 +25,7 @@ from core.costs import Prices
 from core.discovery import discover
 from core.engine import Engine, EngineConfig
 from core.model import GeminiConfig, GeminiModel
+from core.observe import Observer
 from core.policy import Policy
 from core.store import Store
 
@@ -48,14 +50,16 @@ def gemini_config(settings: Settings, base_url: str | None, api_key: str | None,
     )
 
 
-async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bool) -> Engine:
+async def build_engine(
+    settings: Settings, stack: AsyncExitStack, *, offline: bool, observer: Observer | None = None
+) -> Engine:
     base_url, api_key = settings.gemini_base_url, settings.gemini_api_key
     if offline:
         stand_in = GeminiStandIn()
         base_url, api_key = await stand_in.start(), "offline"
         stack.push_async_callback(stand_in.stop)
         log.info("offline: Gemini is the built-in stand-in at %s", base_url)
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     stack.push_async_callback(store.close)
     model = GeminiModel(gemini_config(settings, base_url, api_key, offline=offline))
     stack.push_async_callback(model.aclose)
@@ -74,6 +78,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         policy=Policy(settings.allowed_spaces, settings.allowed_channels, settings.admins, settings.admin_roles),
         accountant=Accountant(store, limits, Prices.with_overrides(settings.prices)),
         lineup=lineup,
+        observer=observer,
     )
 
 
@@ -85,6 +90,8 @@ def discord_config(settings: Settings) -> DiscordConfig:
         guild_ids=settings.discord_guild_ids,
         api_base=settings.discord_api_base,
         gateway_url=settings.discord_gateway_url,
+        shard_count=settings.discord_shard_count,
+        shard_ids=settings.discord_shard_ids,
         shutdown_grace_s=settings.shutdown_grace_s,
     )
 
@@ -121,9 +128,11 @@ async def serve(
     are told they were interrupted, their requests kept), then the adapters stop and the database is closed.
     """
     async with AsyncExitStack() as stack:
-        engine = await build_engine(settings, stack, offline=offline)
+        metrics = Metrics()
+        engine = await build_engine(settings, stack, offline=offline, observer=metrics)
+        metrics.watch(engine.stats)
         if settings.health_port is not None:
-            runner = await health.start(settings.health_host, settings.health_port, engine.stats)
+            runner = await health.start(settings.health_host, settings.health_port, engine.stats, metrics)
             stack.push_async_callback(runner.cleanup)
         runs: list[asyncio.Task[None]] = []
         for platform in platforms:
