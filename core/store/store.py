@@ -28,7 +28,8 @@ class Store(Conversations, UsageLedger, SharedState):
 
     @classmethod
     async def open(cls, target: str | Path | URL, *, migrate: bool = True) -> Store:
-        """Connect, bring the schema up to date (unless `migrate` is False) and fail the turns a crash cut off."""
+        """Connect, bring the schema up to date and fail the turns a crash cut off (unless `migrate` is False:
+        then it only connects)."""
         url = target if isinstance(target, URL) else database_url(target)
         store = cls(make_engine(url), url)
         try:
@@ -36,7 +37,7 @@ class Store(Conversations, UsageLedger, SharedState):
                 before, after = await store.migrate()
                 if before != after:
                     log.info("database %s: schema %d -> %d", describe(url), before, after)
-            await store._interrupted_turns_failed(time.time())
+                await store._interrupted_turns_failed(time.time())
         except BaseException:
             await store.close()
             raise

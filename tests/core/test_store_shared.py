@@ -11,6 +11,7 @@ import pytest
 from core.events import Busy, Options, ThreadKey
 from core.store import MIGRATIONS, Hold, Store, Totals, Usage
 from core.store import shared as shared_module
+from core.store.copy import copy_store
 
 KEY = ThreadKey("slack", "T1", "C1", "1.0")
 
@@ -112,3 +113,31 @@ async def test_an_existing_sqlite_file_from_before_keeps_its_data(tmp_path):
     assert (await store.get_thread(ThreadKey("console", "local", "c", "t"))).options == Options(model="m")
     assert await store.claim("k", "n")
     await store.close()
+
+
+async def _dump(store):
+    tables = {}
+    for table in ("threads", "turns", "blobs", "turn_blobs", "usage", "claims"):
+        rows = await store._rows(f"SELECT * FROM {table}")
+        tables[table] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
+    return tables
+
+
+async def test_copy_is_lossless_and_a_second_run_copies_nothing_twice(tmp_path, postgres_url):
+    source = await Store.open(tmp_path / "bot.db")
+    thread = await source.save_thread(KEY, Options(model="m", aspect_ratio="16:9"), "U1")
+    turn = await source.add_turn(thread, "U1", "a fox", Options(model="m"), {"role": "user", "parts": [
+        {"text": "a fox"}, {"inline_data": {"mime_type": "image/png", "data": b"\x89PNG\x00\xff"}}]})
+    await source.complete_turn(turn, {"role": "model", "parts": [
+        {"inline_data": {"mime_type": "image/png", "data": b"out"}, "thought_signature": b"\xff\x00sig"}]}, "int-1")
+    await source.record_usage(Usage(KEY, "U1", "m", "2K", 10, 20, 30, 1, 0.134, 1234.5678))
+    await source.claim("slack-message", "T1:C1:1.0")
+    target = await Store.open(postgres_url)
+    first = await copy_store(source, target)
+    second = await copy_store(source, target)
+    assert await _dump(target) == await _dump(source)
+    assert {c.table: c.added for c in first}["turns"] == 1 and all(c.added == 0 for c in second)
+    moved = await target.save_thread(ThreadKey("slack", "T1", "C1", "2.0"), Options(model="m"), "U2")
+    assert moved.id == thread.id + 1  # new rows are numbered after the copied ones
+    await source.close()
+    await target.close()
