@@ -62,6 +62,7 @@ MiB = 1024 * 1024
 RAW_BUDGET = 14 * MiB
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
+PAUSE_POLL_S = 0.5
 UPSCALE_PROMPT = (
     "Render exactly the same image again at a higher resolution. Change nothing: same composition, subjects, "
     "colours, style and text."
@@ -109,6 +110,7 @@ class Engine:
         self._closing = False
         self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
+        self._pause_read = (-PAUSE_POLL_S, 0.0)  # (when the fleet's "paused until" was read, its value)
 
     @property
     def store(self) -> Store:
@@ -416,8 +418,12 @@ class Engine:
         raise AssertionError("unreachable")
 
     async def _fleet_pause(self) -> None:
-        """Wait out a 429 pause another process set (this process's own queue pauses with it)."""
-        left = min(await self._store.paused_until() - time.time(), 60.0)
+        """Wait out a 429 pause another process set (this process's own queue pauses with it). The shared value is
+        read at most every PAUSE_POLL_S: a pause reaches every process within that, at one read per interval."""
+        now = time.monotonic()
+        if now - self._pause_read[0] >= PAUSE_POLL_S:
+            self._pause_read = (now, await self._store.paused_until())
+        left = min(self._pause_read[1] - time.time(), 60.0)
         if left > 0:
             self.queue.pause(left)
             await asyncio.sleep(left)
