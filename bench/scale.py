@@ -32,6 +32,7 @@ from tests.postgres import start_cluster
 
 LATENCY = 0.5
 CAP = 4
+API = ["generate_content"]  # the cheaper client path in CPU (see the README); --api interactions for the other
 
 
 async def _fill(store: Store, turns: int, image: bytes) -> int:
@@ -74,7 +75,7 @@ class _Timing(Observer):
 async def worker(database: str, gemini: str, ids: list[int], cap: int) -> None:
     """One bot process: wait for `go` on stdin, handle the requests it was given, print what it did."""
     store = await Store.open(database)
-    model = GeminiModel(GeminiConfig(api_key="bench", base_url=gemini, attempts=1, timeout_s=600))
+    model = GeminiModel(GeminiConfig(api_key="bench", base_url=gemini, attempts=1, timeout_s=600, api=API[0]))
     timing = _Timing()
     engine = Engine(store, model, EngineConfig(max_concurrency=cap, max_waiting=1000),
                     accountant=Accountant(store, Limits(), Prices()), observer=timing)
@@ -105,7 +106,8 @@ async def fleet(database: str, requests: int, count: int = 2) -> dict[str, objec
         cap = str(CAP * 2 // count)
         processes = [
             await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.scale", "worker", database, gemini, json.dumps(ids), cap, cwd=ROOT,
+                sys.executable, "-m", "bench.scale", "worker", database, gemini, json.dumps(ids), cap, API[0],
+                cwd=ROOT,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             ) for ids in share.values()
         ]
@@ -151,11 +153,15 @@ async def run(quick: bool) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        API[0] = sys.argv[6]
         asyncio.run(worker(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])))
         return
     parser = argparse.ArgumentParser(prog="python -m bench.scale")
     parser.add_argument("--quick", action="store_true", help="fewer runs and requests (a smoke test)")
-    asyncio.run(run(parser.parse_args().quick))
+    parser.add_argument("--api", choices=("generate_content", "interactions"), default=API[0])
+    args = parser.parse_args()
+    API[0] = args.api
+    asyncio.run(run(args.quick))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,10 @@ class Accountant:
         every process. Record the turn's usage inside the block: the hold is dropped only after the real cost is
         counted.
         """
+        limits = self.limits
+        if limits.user_daily_images is None and limits.space_daily_usd is None and limits.space_monthly_usd is None:
+            yield  # nothing to hold against: no database round trip
+            return
         estimate = self.prices.estimate(model, size, inputs)
         now = self.clock()
         hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now))

@@ -37,5 +37,6 @@ class StoreBase:
         """Serialise transactions over `names` across processes (PostgreSQL: transaction-level advisory locks,
         taken in a fixed order so two cannot deadlock). SQLite needs nothing: one connection, one writer."""
         if self.dialect == "postgresql":
-            for name in sorted(set(names)):
-                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
+            ordered = sorted(set(names))
+            calls = ", ".join(f"pg_advisory_xact_lock(hashtextextended(:n{i}, 0))" for i in range(len(ordered)))
+            await conn.execute(text(f"SELECT {calls}"), {f"n{i}": name for i, name in enumerate(ordered)})

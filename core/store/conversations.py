@@ -33,18 +33,17 @@ class Conversations(StoreBase):
     async def save_thread(self, key: ThreadKey, options: Options, user_id: str) -> ThreadRecord:
         """Create the thread, or set its options when it exists (the creator stays)."""
         now = time.time()
-        await self._run(
+        row = await self._one(
             "INSERT INTO threads (platform, space, channel, thread, model, aspect_ratio, image_size, "
             "created_by, created_at, updated_at) VALUES (:platform,:space,:channel,:thread,:model,:ar,:size,"
             ":user,:now,:now) "
             "ON CONFLICT (platform, space, channel, thread) DO UPDATE SET model=excluded.model, "
-            "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at",
+            "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at "
+            "RETURNING id, model, aspect_ratio, image_size, created_by",
             {**_key(key), "model": options.model, "ar": options.aspect_ratio, "size": options.image_size,
              "user": user_id, "now": now},
         )
-        record = await self.get_thread(key)
-        assert record is not None
-        return record
+        return ThreadRecord(row[0], key, options_at(row, 1), row[4])
 
     async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
         """Name a conversation by a new key (its platform thread had to be made anew); False if `old` is unknown."""
