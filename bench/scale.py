@@ -3,8 +3,9 @@
 `python -m bench.scale [--quick]`:
 - history: loading the window of a 100-turn thread (and the whole thread) on PostgreSQL and on SQLite;
 - fleet: 200 requests spread over two bot processes sharing one PostgreSQL (`GEMINI_MAX_CONCURRENCY` 4 each, the
-  model answering in 0.5 s) against the ideal of 200 / 8 × 0.5 = 12.5 s; a tenth of them are delivered to both
-  processes (as a Slack retry reaching the other worker would be), and each must be answered exactly once.
+  model answering in 0.5 s) against the ideal of 200 / 8 × 0.5 = 12.5 s; a tenth of them are delivered again to the
+  other process a second later (as a Slack retry reaching the other worker would be), and each must be answered
+  exactly once.
 PostgreSQL is a throwaway cluster (tests/postgres.py); the Gemini emulator runs in its own process.
 """
 
@@ -32,6 +33,7 @@ from tests.postgres import start_cluster
 
 LATENCY = 0.5
 CAP = 4
+RETRY_AFTER = 1.0  # Slack retries an unacknowledged event after a second or more
 API = ["generate_content"]  # the cheaper client path in CPU (see the README); --api interactions for the other
 
 
@@ -72,7 +74,7 @@ class _Timing(Observer):
         self.calls.append(seconds)
 
 
-async def worker(database: str, gemini: str, ids: list[int], cap: int) -> None:
+async def worker(database: str, gemini: str, ids: list[int], retries: list[int], cap: int) -> None:
     """One bot process: wait for `go` on stdin, handle the requests it was given, print what it did."""
     store = await Store.open(database)
     model = GeminiModel(GeminiConfig(api_key="bench", base_url=gemini, attempts=1, timeout_s=600, api=API[0]))
@@ -82,13 +84,14 @@ async def worker(database: str, gemini: str, ids: list[int], cap: int) -> None:
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
-    async def one(n: int) -> str:
+    async def one(n: int, after: float = 0.0) -> str:
+        await asyncio.sleep(after)
         if not await engine.claim("bench", str(n)):
             return "duplicate"
         reply = await engine.handle(StartThread(ThreadKey("bench", "s", "c", str(n)), User(f"u{n}"), f"fox {n}"))
         return "ok" if reply.ok else f"failed: {reply.failure}"
 
-    outcomes = await asyncio.gather(*(one(n) for n in ids))
+    outcomes = await asyncio.gather(*(one(n) for n in ids), *(one(n, RETRY_AFTER) for n in retries))
     counts: dict[str, object] = {o: outcomes.count(o) for o in set(outcomes)}
     counts["model_call_s"] = round(statistics.mean(timing.calls), 3) if timing.calls else None
     print(json.dumps(counts), flush=True)
@@ -100,16 +103,17 @@ async def fleet(database: str, requests: int, count: int = 2) -> dict[str, objec
     """`count` processes with CAP calls each (one process: all the calls, for comparison)."""
     async with emulator(LATENCY, 20) as gemini:
         share: dict[int, list[int]] = {p: [n for n in range(requests) if n % count == p] for p in range(count)}
+        retries: dict[int, list[int]] = {p: [] for p in range(count)}
         if count == 2:
-            for n in range(0, requests, 10):  # delivered to the other process too
-                share[1 - n % 2].append(n)
+            for n in range(0, requests, 10):  # delivered again, to the other process, as a Slack retry would be
+                retries[1 - n % 2].append(n)
         cap = str(CAP * 2 // count)
         processes = [
             await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.scale", "worker", database, gemini, json.dumps(ids), cap, API[0],
-                cwd=ROOT,
+                sys.executable, "-m", "bench.scale", "worker", database, gemini, json.dumps(share[p]),
+                json.dumps(retries[p]), cap, API[0], cwd=ROOT,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            ) for ids in share.values()
+            ) for p in range(count)
         ]
         for process in processes:
             assert process.stdout is not None
@@ -153,8 +157,9 @@ async def run(quick: bool) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        API[0] = sys.argv[6]
-        asyncio.run(worker(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])))
+        API[0] = sys.argv[7]
+        database, gemini, ids, retries, cap = sys.argv[2:7]
+        asyncio.run(worker(database, gemini, json.loads(ids), json.loads(retries), int(cap)))
         return
     parser = argparse.ArgumentParser(prog="python -m bench.scale")
     parser.add_argument("--quick", action="store_true", help="fewer runs and requests (a smoke test)")
