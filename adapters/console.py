@@ -1,7 +1,9 @@
 """A terminal shell over the engine (as hubot's shell adapter): the console protocol of DESIGN.md.
 
 Lines come from stdin (a terminal or a pipe) and are handled one at a time, in order. Each output event is one
-line on stdout: `thread: ID`, `image: PATH`, `text: ...`, `error: ...`. Logs go to stderr.
+line on stdout: `thread: ID`, `image: PATH`, `text: ...`, `error: ...`, and before a result's `image:` line its
+`search: QUERY URL` and `source: TITLE URL` lines and (with --thoughts) `thought: TEXT` and `thought-image: PATH`
+lines. Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
+from core import grounding
 from core.engine import Engine
 from core.events import (
     BadInput,
+    ChangeSetting,
     Failure,
     Forget,
     ImageInput,
     ListModels,
+    ListStyles,
     NextTurn,
     Options,
     Progress,
     Reply,
+    ShowSettings,
     ShowUsage,
     StartThread,
     ThreadKey,
@@ -38,12 +44,21 @@ log = logging.getLogger(__name__)
 
 HELP = (
     "/imagine PROMPT [--ar W:H] [--size 1K|2K|4K] [--model NAME]  start a new thread",
+    "  --style NAME                                             a preset: /imagine a harbour --style watercolour",
+    "  --no TERMS                                               leave things out: /imagine a street --no cars, people",
+    "  --search [images]                                        ground in Google Search: /imagine today's weather in "
+    "Oslo --search",
+    "  --think minimal|high                                     thinking level (Flash models): --think high",
+    "  --thoughts                                               show the model's thoughts and draft images",
     "any other line                                             the next message in the current thread",
     "/attach PATH                                               attach an image to the next message (repeatable)",
     "/thread ID                                                 switch to a stored thread",
     "/forget                                                    clear the current thread's history",
     "/usage                                                     images and cost today and this month",
     "/models                                                    the models this bot can use now",
+    "/styles                                                    the style presets",
+    "/settings [server|channel KEY VALUE]                       the settings in force; set one (KEY -: clear it)",
+    "  keys: model ar size style no think search guidance       /settings server style watercolour",
     "/help                                                      this list",
 )
 USER = User(id="console", name="console", is_admin=True)
@@ -129,6 +144,10 @@ class Console:
         elif command == "/usage":
             key = key_for(self._thread or "none")
             await self._post(await self._engine.handle(ShowUsage(key, USER)))
+        elif command == "/styles":
+            await self._post(await self._engine.handle(ListStyles(key_for(self._thread or "none"), USER)))
+        elif command == "/settings":
+            await self._settings(rest)
         elif command == "/help":
             for entry in HELP:
                 self.emit("text", entry)
@@ -152,6 +171,18 @@ class Console:
             self._thread = thread_id
             self.emit("thread", thread_id)
         await self._post(reply)
+
+    async def _settings(self, rest: str) -> None:
+        key = key_for(self._thread or "none")
+        if not rest:
+            await self._post(await self._engine.handle(ShowSettings(key, USER)))
+            return
+        words = rest.split(maxsplit=2)
+        if len(words) < 3:
+            self.emit("error", "Usage: /settings server|channel KEY VALUE (VALUE - clears it), or /settings to read.")
+            return
+        scope, name, value = words
+        await self._post(await self._engine.handle(ChangeSetting(key, USER, scope.lower(), name, value)))
 
     async def _attach(self, raw: str) -> None:
         if not raw.strip():
@@ -184,6 +215,14 @@ class Console:
             return
         for notice in reply.notices:  # first: one may name the model that made the image below
             self.emit("text", notice)
+        for kind, line in grounding.lines(reply.grounding):
+            self.emit(kind, line)
+        for thought in reply.thoughts:
+            self.emit("thought", " ".join(thought.split()))
+        for index, image in enumerate(reply.thought_images):
+            path = self._out_dir / f"{self._thread}-{reply.turn_id}-thought-{index + 1}.{extension(image.mime_type)}"
+            await asyncio.to_thread(_save, path, image.data)
+            self.emit("thought-image", str(path))
         for index, image in enumerate(reply.images):
             name = f"{self._thread}-{reply.turn_id}-{index + 1}.{extension(image.mime_type)}"
             path = self._out_dir / name

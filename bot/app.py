@@ -74,6 +74,7 @@ async def build_engine(
             max_concurrency=settings.max_concurrency,
             quota_attempts=settings.gemini_retry_attempts,
             quota_delay_s=settings.gemini_retry_delay_s,
+            search_enabled=settings.search,
         ),
         policy=Policy(settings.allowed_spaces, settings.allowed_channels, settings.admins, settings.admin_roles),
         accountant=Accountant(store, limits, Prices.with_overrides(settings.prices)),

@@ -2,8 +2,9 @@
 (keeping the interactions it was asked to store) and draws the prompt.
 
 `--offline` points the real google-genai client at it, so the whole bot (history, thought signatures, edits,
-ratios and sizes, server-side chains) runs without a key. Edits paste the input images into the picture. The
-test emulator builds on the same wire code (`parse_request`, `image_answer`, `bot.offline_interactions`).
+ratios and sizes, server-side chains, search grounding, thoughts) runs without a key. Edits paste the input
+images into the picture. The test emulator builds on the same wire code (`parse_request`, `image_answer`,
+`bot.offline_interactions`, `bot.offline_controls`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
+from bot import offline_controls as controls
 from bot import offline_interactions
 from bot.wire import WireError, WireRequest, parse_request, wire_content
 from core import catalogue
@@ -223,6 +225,8 @@ class GeminiStandIn:
         """The answer to one request, generateContent-shaped; an Interactions request continues its chain."""
         if (gone := self.not_offered(wire.model)) is not None:
             return gone
+        if (refused := controls.refusal(wire)) is not None:
+            return refused
         if wire.previous_interaction_id is not None:
             if not wire.store:
                 return WireError(400, "INVALID_ARGUMENT", "previous_interaction_id cannot be used with store=false.")
@@ -250,5 +254,10 @@ class GeminiStandIn:
         signature = f"sig:{wire.model}:{response_id}".encode() if model.thinks else None
         text = f"Offline stand-in: {wire.prompt[:80]}" if wire.prompt else "Offline stand-in"
         tokens = model.image_tokens.get(wire.image_size or "1K", 1290)
-        return image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
-                            tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)
+        answer = image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
+                              tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)
+        return controls.enrich(answer, wire, self.grounding(wire))
+
+    def grounding(self, wire: WireRequest) -> dict[str, Any] | None:
+        """The `groundingMetadata` of an answer to a request with the Google Search tool (the emulator scripts it)."""
+        return controls.grounding(wire) if wire.search else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from google.genai import interactions as gi
@@ -58,8 +58,7 @@ def _from_steps(steps: list[Any]) -> list[dict[str, Any]]:
             model = {"role": "model", "parts": []}
             contents.append(model)
         if kind == "thought":
-            summary = [s.text for s in step.summary or () if getattr(s, "text", None)]
-            model["parts"] += [{"text": text, "thought": True} for text in summary]
+            model["parts"] += [{**part, "thought": True} for part in map(_part, step.summary or ()) if part]
             if step.signature:
                 signatures.append(step.signature)
         elif kind == "model_output":
@@ -91,10 +90,19 @@ def _image_format(create: Any) -> tuple[str | None, str | None]:
     return (config.aspect_ratio, config.image_size) if config else (None, None)
 
 
+def _search(create: Any) -> tuple[str, ...]:
+    for tool in create.tools or ():
+        if getattr(tool, "type", None) == "google_search":
+            kinds = tool.search_types or ["web_search"]
+            return ("web", "images") if "image_search" in kinds else ("web",)
+    return ()
+
+
 def parse_interaction(body: bytes, path: str) -> WireRequest:
     """A create-interaction body, validated by the SDK's type (raises pydantic's ValidationError)."""
     create = gi.CreateModelInteraction.model_validate_json(body)
     ratio, size = _image_format(create)
+    config = create.generation_config
     contents = input_contents(create.input)
     return WireRequest(
         model=create.model,
@@ -108,6 +116,10 @@ def parse_interaction(body: bytes, path: str) -> WireRequest:
         previous_interaction_id=create.previous_interaction_id,
         store=create.store is not False,
         sent=len(contents),
+        search=_search(create),
+        thinking_level=str(config.thinking_level).lower() if config and config.thinking_level else None,
+        include_thoughts=bool(config and config.thinking_summaries == "auto"),
+        system_instruction=create.system_instruction,
     )
 
 
@@ -115,22 +127,47 @@ def _b64(value: str | bytes) -> str:
     return value if isinstance(value, str) else base64.b64encode(value).decode()
 
 
-def _steps(parts: list[dict[str, Any]]) -> list[Any]:
+def _content(part: dict[str, Any], citations: list[Any]) -> Any:
+    if part.get("text"):
+        return gi.TextContent(text=part["text"], annotations=citations or None)
+    if "inlineData" in part:
+        inline = part["inlineData"]
+        return gi.ImageContent(data=_b64(inline["data"]), mime_type=inline.get("mimeType", "image/png"))
+    return None
+
+
+def _search_steps(grounding: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """groundingMetadata as the Interactions API shows a search: call and result steps, and url citations."""
+    steps: list[Any] = []
+    kinds: tuple[tuple[Literal["web_search", "image_search"], str], ...] = (
+        ("web_search", "webSearchQueries"), ("image_search", "imageSearchQueries"))
+    for n, (kind, key) in enumerate(kinds):
+        if grounding.get(key):
+            call_id = f"search-{n}"
+            steps.append(gi.GoogleSearchCallStep(id=call_id, search_type=kind,
+                                                 arguments=gi.GoogleSearchCallArguments(queries=grounding[key])))
+            html = (grounding.get("searchEntryPoint") or {}).get("renderedContent")
+            steps.append(gi.GoogleSearchResultStep(call_id=call_id,
+                                                   result=[gi.GoogleSearchResult(search_suggestions=html)]))
+    citations = []
+    for chunk in grounding.get("groundingChunks") or ():
+        page = chunk.get("web") or {}
+        url, title = page.get("uri") or (chunk.get("image") or {}).get("sourceUri"), page.get("title")
+        if url:
+            citations.append(gi.URLCitation(url=url, title=title or (chunk.get("image") or {}).get("title")))
+    return steps, citations
+
+
+def _steps(parts: list[dict[str, Any]], grounding: dict[str, Any] | None = None) -> list[Any]:
     """A generateContent answer's parts (camelCase JSON) as Interaction steps."""
-    summary: list[Any] = [gi.TextContent(text=p["text"]) for p in parts if p.get("thought") and p.get("text")]
+    summary = [c for c in (_content(p, []) for p in parts if p.get("thought")) if c is not None]
     signatures = [p["thoughtSignature"] for p in parts if p.get("thoughtSignature")]
-    output: list[Any] = []
-    for part in parts:
-        if part.get("thought"):
-            continue
-        if part.get("text"):
-            output.append(gi.TextContent(text=part["text"]))
-        elif "inlineData" in part:
-            inline = part["inlineData"]
-            output.append(gi.ImageContent(data=_b64(inline["data"]), mime_type=inline.get("mimeType", "image/png")))
+    searches, citations = _search_steps(grounding or {})
+    output = [c for c in (_content(p, citations) for p in parts if not p.get("thought")) if c is not None]
     steps: list[Any] = []
     if summary or signatures:
         steps.append(gi.ThoughtStep(signature=signatures[0] if signatures else None, summary=summary or None))
+    steps += searches
     if output:
         steps.append(gi.ModelOutputStep(content=output))
     return steps
@@ -139,7 +176,7 @@ def _steps(parts: list[dict[str, Any]]) -> list[Any]:
 def interaction_answer(answer: dict[str, Any], *, interaction_id: str, wire: WireRequest) -> dict[str, Any]:
     """A generateContent-shaped answer (what the stand-in and the scripts make) as the SDK's `Interaction` JSON."""
     candidate = (answer.get("candidates") or [{}])[0]
-    steps = _steps((candidate.get("content") or {}).get("parts") or [])
+    steps = _steps((candidate.get("content") or {}).get("parts") or [], candidate.get("groundingMetadata"))
     block = (answer.get("promptFeedback") or {}).get("blockReason")
     finish = candidate.get("finishReason")
     status, errors = "completed", []

@@ -67,6 +67,7 @@ class Settings:
     health_port: int | None = None
     health_host: str = "0.0.0.0"
     shutdown_grace_s: float = 30.0
+    search: bool = True  # BOT_SEARCH=off: no Google Search grounding (--search is refused)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -215,6 +216,7 @@ class Settings:
             health_port=parsed("HEALTH_PORT", port, None, "a TCP port number (1-65535)"),
             health_host=text("HEALTH_HOST") or cls.health_host,
             shutdown_grace_s=parsed("BOT_SHUTDOWN_GRACE", seconds, cls.shutdown_grace_s, "seconds, more than 0"),
+            search=parsed("BOT_SEARCH", flag, cls.search, "on or off"),
         )
         if problems:
             raise SettingsError(problems)

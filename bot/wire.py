@@ -31,6 +31,10 @@ class WireRequest:
     store: bool = True
     sent: int = 0  # contents in the body itself; `contents` also holds a continued chain's stored turns
     auth: str | None = None  # how the client authenticated: its API key header or `Bearer …`
+    search: tuple[str, ...] = ()  # the Google Search tool's search types: ("web",) or ("web", "images")
+    thinking_level: str | None = None  # lower case, as either endpoint spells it
+    include_thoughts: bool = False
+    system_instruction: str | None = None
 
     @property
     def message(self) -> dict[str, Any]:
@@ -83,11 +87,29 @@ def wire_content(content: dict[str, Any]) -> dict[str, Any]:
     return {"role": content.get("role"), "parts": parts}
 
 
+def _pick(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    """google-genai sends converter-built keys in camelCase and copied objects in snake_case: read both."""
+    return obj.get(camel, obj.get(snake))
+
+
+def search_types(tools: list[dict[str, Any]] | None) -> tuple[str, ...]:
+    """generateContent's `tools` → the Google Search types asked for (web is the default of a bare tool)."""
+    for tool in tools or ():
+        search = _pick(tool, "googleSearch", "google_search")
+        if search is not None:
+            kinds = _pick(search, "searchTypes", "search_types") or {}
+            image = _pick(kinds, "imageSearch", "image_search") is not None
+            return ("web", "images") if image else ("web",)
+    return ()
+
+
 def parse_request(model: str, body: bytes) -> WireRequest:
     raw = json.loads(body)
     contents = [wire_content(content) for content in raw.get("contents", [])]
     config = raw.get("generationConfig") or {}
     image_config = config.get("imageConfig") or config.get("image_config") or {}
+    thinking = _pick(config, "thinkingConfig", "thinking_config") or {}
+    system = _pick(raw, "systemInstruction", "system_instruction")
     return WireRequest(
         model=model,
         contents=contents,
@@ -96,4 +118,8 @@ def parse_request(model: str, body: bytes) -> WireRequest:
         body_bytes=len(body),
         raw=raw,
         sent=len(contents),
+        search=search_types(raw.get("tools")),
+        thinking_level=(str(_pick(thinking, "thinkingLevel", "thinking_level") or "").lower() or None),
+        include_thoughts=bool(_pick(thinking, "includeThoughts", "include_thoughts")),
+        system_instruction=" ".join(p.get("text", "") for p in (system or {}).get("parts", [])).strip() or None,
     )

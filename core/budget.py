@@ -58,7 +58,8 @@ class Accountant:
 
     @asynccontextmanager
     async def reserve(
-        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool,
+        searching: bool = False,
     ) -> AsyncIterator[None]:
         """Hold the estimate while the request runs; raise LimitReached naming the limit and when it resets.
 
@@ -70,7 +71,7 @@ class Accountant:
         if limits.user_daily_images is None and limits.space_daily_usd is None and limits.space_monthly_usd is None:
             yield  # nothing to hold against: no database round trip
             return
-        estimate = self.prices.estimate(model, size, inputs)
+        estimate = self.prices.estimate(model, size, inputs, searching)
         now = self.clock()
         hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now))
         taken = await self._store.reserve(hold, lambda totals: self._refusal(totals, estimate, exempt, now))

@@ -34,11 +34,23 @@ class ModelPrice:
 DEFAULT_PRICES: dict[str, ModelPrice] = {row.id: ModelPrice.of(row) for row in catalogue.MODELS.values()}
 ESTIMATED_INPUT_TOKENS = 2_000  # a prompt plus a little history; input is a small share of an image's price
 ESTIMATED_THOUGHT_TOKENS = 1_000  # a thinking model's reasoning before the image, reserved generously
+# Grounding with Google Search on Gemini 3 models, billed per search query (not per prompt): a free monthly
+# allowance per project, then a price per 1,000 queries. Google's pricing page, checked 2026-11-26.
+SEARCH_FREE_PER_MONTH = 5_000
+SEARCH_USD_PER_1000 = 14.0
+ESTIMATED_SEARCH_QUERIES = 3  # reserved for a request with --search: Gemini usually runs one to a few queries
 
 
 @dataclass(frozen=True)
 class Prices:
     table: dict[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    search_per_1000: float = SEARCH_USD_PER_1000
+    search_free_per_month: int = SEARCH_FREE_PER_MONTH
+
+    def search_cost(self, queries: int, used_this_month: int = 0) -> float:
+        """What `queries` more search queries cost, after `used_this_month` queries of the free allowance."""
+        free_left = max(0, self.search_free_per_month - used_this_month)
+        return max(0, queries - free_left) * self.search_per_1000 / 1000
 
     @classmethod
     def with_overrides(cls, overrides: dict[tuple[str, str], float]) -> Prices:
@@ -63,12 +75,15 @@ class Prices:
         price, size = self._price(model, size)
         return price.image[size]
 
-    def estimate(self, model: str, size: str | None, input_images: int = 0) -> float:
-        """What one request is reserved at: one image at its size, plus generous input and thinking allowances."""
+    def estimate(self, model: str, size: str | None, input_images: int = 0, searching: bool = False) -> float:
+        """What one request is reserved at: one image at its size, plus generous input and thinking allowances, and
+        a few search queries at full price when it searches (whether the free allowance covers them is not known
+        until Gemini says how many it ran)."""
         price, size = self._price(model, size)
+        search = ESTIMATED_SEARCH_QUERIES * self.search_per_1000 / 1000 if searching else 0.0
         input_tokens = ESTIMATED_INPUT_TOKENS + 1_300 * input_images
         thinking = ESTIMATED_THOUGHT_TOKENS * price.output_per_mtok if catalogue.capabilities(model).thinks else 0
-        return price.image[size] + (input_tokens * price.input_per_mtok + thinking) / 1e6
+        return price.image[size] + (input_tokens * price.input_per_mtok + thinking) / 1e6 + search
 
     def cost(
         self, model: str, size: str | None, prompt_tokens: int, output_tokens: int, thought_tokens: int = 0

@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from core import catalogue, images, options, turns
-from core.budget import Accountant, Limits, usage_report
+from core.budget import Accountant, Limits, month_start, usage_report
+from core.controls import Controls
 from core.costs import Prices
 from core.events import (
     BadInput,
+    ChangeSetting,
     EditImages,
     Event,
     Failure,
@@ -28,6 +30,7 @@ from core.events import (
     ImageInput,
     Interrupted,
     ListModels,
+    ListStyles,
     ModelGone,
     ModelRetired,
     ModelUnavailable,
@@ -38,6 +41,8 @@ from core.events import (
     QuotaExhausted,
     Reply,
     Reroll,
+    ShowSettings,
+    ShowThoughts,
     ShowUsage,
     StartThread,
     ThreadKey,
@@ -79,6 +84,7 @@ class EngineConfig:
     progress_interval: float = 5.0
     quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
     quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
+    search_enabled: bool = True  # BOT_SEARCH=off: --search is refused, and settings cannot turn it on
 
 
 class Engine:
@@ -102,6 +108,7 @@ class Engine:
         self.accountant = accountant or Accountant(store, Limits(), Prices(), clock)
         self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
+        self.controls = Controls(store, self.lineup, self.policy, search_enabled=config.search_enabled)
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
         self._active = 0
@@ -145,6 +152,14 @@ class Engine:
                     reply = await self._usage(event)
                 case ListModels():
                     reply = Reply(key=event.key, notices=tuple(model_lines(self.lineup, self.accountant.prices)))
+                case ListStyles():
+                    reply = self.controls.styles(event.key)
+                case ShowSettings():
+                    reply = await self.controls.settings(event.key)
+                case ChangeSetting():
+                    reply = await self.controls.change(event)
+                case ShowThoughts():
+                    reply = await self.controls.thoughts(event)
                 case _:
                     raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
@@ -217,8 +232,9 @@ class Engine:
         return await self._store.turn_info(turn_id)
 
     def check_options(self, chosen: Options, base: Options | None = None) -> Options:
-        """`chosen` over `base` (a thread's options), checked against the model: UnsupportedOption says why not."""
-        return self.lineup.check(chosen.over(base or Options()))[0]
+        """`chosen` over `base` (a thread's options), checked against the model (and the operator's search switch):
+        UnsupportedOption says why not."""
+        return self.controls.allowed(self.lineup.check(chosen.over(base or Options()))[0])
 
     def refusal(self, key: ThreadKey) -> str | None:
         """Why this place is not served (an allow-list), before anything is posted there; None when it is."""
@@ -249,11 +265,14 @@ class Engine:
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
-        chosen, notice = self.lineup.check(event.options)
-        message = await self._message(event.prompt, event.images, chosen)
+        chosen, notice = self.lineup.check(await self.controls.starting(event.key, event.options))
+        chosen = self.controls.allowed(chosen)
+        turn = await self.controls.turn(event.key, event.prompt, chosen, edit=bool(event.images), restyle=True)
+        message = await self._message(turn.text, event.images, chosen)
         async with self._thread_lock(event.key):
             thread = await self._store.save_thread(event.key, chosen, event.user.id)
-            return _told(await self._run(thread, event.user, event.prompt, chosen, message, request), notice)
+            reply = await self._run(thread, event.user, event.prompt, chosen, message, request, guidance=turn.guidance)
+            return _told(reply, notice)
 
     async def _next(self, event: NextTurn, request: _Request) -> Reply:
         if not event.text.strip() and not event.images:
@@ -263,10 +282,14 @@ class Engine:
             if thread is None:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
-            message = await self._message(event.text, event.images, chosen)
+            chosen = self.controls.allowed(chosen)
+            turn = await self.controls.turn(event.key, event.text, chosen, edit=True,
+                                            restyle=event.options.style is not None)
+            message = await self._message(turn.text, event.images, chosen)
             if chosen != thread.options:  # flags on a later message change the thread from here on
                 thread = await self._store.save_thread(event.key, chosen, thread.created_by)
-            return _told(await self._run(thread, event.user, event.text, chosen, message, request), notice)
+            reply = await self._run(thread, event.user, event.text, chosen, message, request, guidance=turn.guidance)
+            return _told(reply, notice)
 
     async def _reroll(self, event: Reroll, request: _Request) -> Reply:
         turn = await self._store.get_turn(event.turn_id)
@@ -274,15 +297,19 @@ class Engine:
             raise NotFound("That image's conversation was cleared (/forget) or no longer exists.")
         if refusal := self.policy.refusal(turn.thread.key):
             raise Forbidden(refusal)
+        guidance = (await self.controls.in_force(turn.thread.key)).guidance()
         async with self._thread_lock(turn.thread.key):
             if event.image_size:
                 bigger = Options(image_size=event.image_size).over(turn.options)
                 chosen, notice = self.lineup.check(bigger)
                 message: Content = {"role": "user", "parts": [{"text": UPSCALE_PROMPT}]}
-                reply = await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1)
+                reply = await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1,
+                                        guidance=guidance)
                 return _told(reply, notice)
             chosen, notice = self.lineup.check(turn.options)  # its model may be gone since: the replacement runs
-            reply = await self._run(turn.thread, event.user, turn.prompt, chosen, turn.request, request, turn.id)
+            chosen = self.controls.allowed(chosen)
+            reply = await self._run(turn.thread, event.user, turn.prompt, chosen, turn.request, request, turn.id,
+                                    guidance=guidance)
             return _told(reply, notice)
 
     async def _forget(self, event: Forget) -> Reply:
@@ -316,7 +343,7 @@ class Engine:
 
     async def _run(
         self, thread: ThreadRecord, user: User, prompt: str, chosen: Options, message: Content, request: _Request,
-        before: int | None = None,
+        before: int | None = None, *, guidance: str | None = None,
     ) -> Reply:
         assert chosen.model is not None
         turn_id = await self._store.add_turn(thread, user.id, prompt, chosen, message)
@@ -324,25 +351,20 @@ class Engine:
         inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
         exempt = self.policy.is_admin(thread.key.platform, user)
         try:
-            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt):
+            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt,
+                                               searching=chosen.searching is not None):
                 budget = self._config.raw_budget - _content_size(message)
                 previous = await self._chain(thread.id, before or turn_id, chosen.model)
                 window = partial(self._window, thread.id, before or turn_id, chosen.model, max(0, budget))
                 # with a chain to continue, the window is read only if Gemini turns out not to have it
                 history = [] if previous is not None else await window()
                 call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
-                                       previous, load_history=window if previous is not None else None)
+                                       previous, load_history=window if previous is not None else None,
+                                       search=chosen.searching, thinking_level=chosen.think,
+                                       include_thoughts=bool(chosen.thoughts), system_instruction=guidance)
                 result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
                 await self._store.complete_turn(turn_id, result.content, result.interaction_id)
-                cost = self.accountant.prices.cost(
-                    chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens, result.thought_tokens
-                )
-                await self._store.record_usage(
-                    Usage(thread.key, user.id, chosen.model, chosen.image_size, result.prompt_tokens,
-                          result.output_tokens, result.total_tokens, len(result.images), cost,
-                          self.accountant.clock())
-                )
-                self.observer.produced(chosen.model, chosen.image_size, len(result.images), cost)
+                await self._record(thread.key, user, chosen, result)
         except Failure as failure:
             await self._store.fail_turn(turn_id, failure.kind)
             if isinstance(failure, ModelGone):
@@ -355,7 +377,24 @@ class Engine:
         notices = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
         )
-        return replace(reply, images=result.images, text=result.text, notices=notices)
+        return replace(reply, images=result.images, text=result.text, notices=notices, grounding=result.grounding,
+                       thoughts=result.thoughts if chosen.thoughts else (),
+                       thought_images=result.thought_images if chosen.thoughts else ())
+
+    async def _record(self, key: ThreadKey, user: User, chosen: Options, result: Generation) -> None:
+        """The turn's usage and cost: tokens, and search queries past Google's free monthly allowance."""
+        assert chosen.model is not None
+        prices, now = self.accountant.prices, self.accountant.clock()
+        cost = prices.cost(chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
+                           result.thought_tokens)
+        queries = result.grounding.billed_queries if result.grounding else 0
+        if queries:
+            cost += prices.search_cost(queries, await self._store.search_queries_since(month_start(now)))
+        await self._store.record_usage(
+            Usage(key, user.id, chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
+                  result.total_tokens, len(result.images), cost, now, queries)
+        )
+        self.observer.produced(chosen.model, chosen.image_size, len(result.images), cost)
 
     async def _model_gone(self, thread: ThreadRecord, chosen: Options, gone: ModelGone) -> Failure:
         """A 404 for the model mid-run (retired since start): the thread moves on to the replacement."""

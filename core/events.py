@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from core.grounding import Grounding
+
 
 @dataclass(frozen=True)
 class ThreadKey:
@@ -42,11 +44,20 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class Options:
-    """Generation options; None means "as the thread had it" (or the model's default)."""
+    """Generation options; None means "as the thread had it" (or the setting in force, or the model's default).
+
+    `style`: a preset name; `exclude`: the `--no` terms; `think`: a thinking level; `thoughts`: show the model's
+    thoughts; `search`: "web", "images" or "off" (Google Search grounding).
+    """
 
     model: str | None = None
     aspect_ratio: str | None = None
     image_size: str | None = None
+    style: str | None = None
+    exclude: str | None = None
+    think: str | None = None
+    thoughts: bool | None = None
+    search: str | None = None
 
     def over(self, base: Options) -> Options:
         """These options where set, `base` elsewhere."""
@@ -54,7 +65,17 @@ class Options:
             model=self.model or base.model,
             aspect_ratio=self.aspect_ratio or base.aspect_ratio,
             image_size=self.image_size or base.image_size,
+            style=self.style or base.style,
+            exclude=self.exclude or base.exclude,
+            think=self.think or base.think,
+            thoughts=self.thoughts if self.thoughts is not None else base.thoughts,
+            search=self.search or base.search,
         )
+
+    @property
+    def searching(self) -> str | None:
+        """"web" or "images" when this turn asks Google Search; None otherwise."""
+        return self.search if self.search in ("web", "images") else None
 
     def describe(self) -> str:
         parts = [self.model or "default model"]
@@ -62,7 +83,22 @@ class Options:
             parts.append(self.aspect_ratio)
         if self.image_size:
             parts.append(self.image_size)
-        return " · ".join(parts)
+        return " · ".join(parts + self.control_parts())
+
+    def control_parts(self) -> list[str]:
+        """The controls in force, for a caption: only what differs from the default."""
+        parts: list[str] = []
+        if self.style and self.style != "none":
+            parts.append(f"style {self.style}")
+        if self.exclude and self.exclude != "-":
+            parts.append(f"no {self.exclude}")
+        if self.think:
+            parts.append(f"thinking {self.think}")
+        if self.searching:
+            parts.append("search" if self.searching == "web" else "search images")
+        if self.thoughts:
+            parts.append("thoughts shown")
+        return parts
 
 
 # Inbound events -------------------------------------------------------------------------------------------
@@ -132,7 +168,43 @@ class ListModels:
     user: User
 
 
-Event = StartThread | NextTurn | EditImages | Reroll | Forget | ShowUsage | ListModels
+@dataclass(frozen=True)
+class ListStyles:
+    """`/styles`: the style presets, each with what it asks of Gemini."""
+
+    key: ThreadKey
+    user: User
+
+
+@dataclass(frozen=True)
+class ShowSettings:
+    """`/settings`: the defaults in force here (server or workspace, then channel); anyone may read them."""
+
+    key: ThreadKey
+    user: User
+
+
+@dataclass(frozen=True)
+class ChangeSetting:
+    """`/settings server|channel KEY VALUE` (admins only); `value` "-" clears it."""
+
+    key: ThreadKey
+    user: User
+    scope: str  # "server" or "channel"
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ShowThoughts:
+    """The "Show thinking" button: the thoughts stored with a turn, for whoever asks."""
+
+    turn_id: int
+    user: User
+
+
+Event = (StartThread | NextTurn | EditImages | Reroll | Forget | ShowUsage | ListModels | ListStyles | ShowSettings
+         | ChangeSetting | ShowThoughts)
 
 
 @dataclass(frozen=True)
@@ -173,6 +245,9 @@ class Reply:
     options: Options = field(default_factory=Options)
     prompt: str = ""
     failure: Failure | None = None
+    grounding: Grounding | None = None  # the searches and sources behind the picture, shown with it
+    thoughts: tuple[str, ...] = ()  # the model's thought text, shown apart from the result when asked for
+    thought_images: tuple[OutputImage, ...] = ()  # interim images made while thinking: never the result
 
     @property
     def ok(self) -> bool:

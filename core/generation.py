@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.events import OutputImage
+from core.grounding import Grounding
 
 Content = dict[str, Any]  # a Gemini Content in python mode: {"role": ..., "parts": [...]}, bytes as bytes
 
@@ -23,6 +24,10 @@ class GenerateRequest:
     # With a chain to continue, the engine leaves `history` empty and hands this instead: the window is read
     # from the store only if the chain cannot be used after all.
     load_history: Callable[[], Awaitable[list[Content]]] | None = field(default=None, compare=False, repr=False)
+    search: str | None = None  # "web" or "images": the Google Search tool with these search types
+    thinking_level: str | None = None  # "minimal" | "high", only where the model has levels
+    include_thoughts: bool = False  # ask for the thought text and interim thought images
+    system_instruction: str | None = None  # the house style guidance of a server or channel
 
     async def window(self) -> list[Content]:
         """Our own bounded history before `message`."""
@@ -40,6 +45,24 @@ class Generation:
     finish_reason: str | None = None
     thought_tokens: int = 0  # `thoughtsTokenCount`: billed as output, not part of `output_tokens`
     interaction_id: str | None = None  # set when Gemini stored this turn (Interactions API, store=true)
+    grounding: Grounding | None = None
+    thoughts: tuple[str, ...] = ()
+    thought_images: tuple[OutputImage, ...] = ()
+
+
+def thought_parts(content: Content) -> tuple[tuple[str, ...], tuple[OutputImage, ...]]:
+    """The thought text and interim thought images of a stored model turn (parts marked `thought`)."""
+    texts: list[str] = []
+    images: list[OutputImage] = []
+    for part in content.get("parts") or ():
+        if not part.get("thought"):
+            continue
+        if part.get("text"):
+            texts.append(part["text"])
+        inline = part.get("inline_data")
+        if inline and isinstance(inline.get("data"), bytes) and (inline.get("mime_type") or "").startswith("image/"):
+            images.append(OutputImage(inline["data"], inline["mime_type"]))
+    return tuple(texts), tuple(images)
 
 
 @dataclass(frozen=True)

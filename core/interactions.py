@@ -68,11 +68,11 @@ def _kind(mime: str) -> str:
     return "document"
 
 
-def _items(parts: list[dict]) -> list[dict]:
-    """Non-thought parts as Interactions content items."""
+def _items(parts: list[dict], *, thoughts: bool = False) -> list[dict]:
+    """Non-thought parts (or, with `thoughts`, the thought parts) as Interactions content items."""
     items: list[dict] = []
     for part in parts:
-        if part.get("thought"):
+        if bool(part.get("thought")) != thoughts:
             continue
         if part.get("text"):
             items.append({"type": "text", "text": part["text"]})
@@ -91,7 +91,7 @@ def to_steps(contents: list[Content]) -> list[dict]:
         if content.get("role") != "model":
             steps.append({"type": "user_input", "content": _items(parts)})
             continue
-        summary = [{"type": "text", "text": p["text"]} for p in parts if p.get("thought") and p.get("text")]
+        summary = _items(parts, thoughts=True)  # thought text and interim thought images, as Gemini sent them
         signatures = [p["thought_signature"] for p in parts if p.get("thought_signature")]
         for n, signature in enumerate(signatures or ([None] if summary else [])):
             thought: dict[str, Any] = {"type": "thought"}
@@ -104,8 +104,26 @@ def to_steps(contents: list[Content]) -> list[dict]:
     return steps
 
 
+def controls(request: GenerateRequest) -> dict[str, Any]:
+    """The request's search tool, thinking and system instruction as `interactions.create` arguments."""
+    args: dict[str, Any] = {}
+    if request.search in ("web", "images"):
+        kinds = ["web_search"] + (["image_search"] if request.search == "images" else [])
+        args["tools"] = [{"type": "google_search", "search_types": kinds}]
+    config: dict[str, Any] = {}
+    if request.thinking_level:
+        config["thinking_level"] = request.thinking_level
+    if request.include_thoughts:
+        config["thinking_summaries"] = "auto"
+    if config:
+        args["generation_config"] = config
+    if request.system_instruction:
+        args["system_instruction"] = request.system_instruction
+    return args
+
+
 def create_args(model: str, contents: list[Content], aspect_ratio: str | None, image_size: str | None,
-                *, store: bool, previous: str | None) -> dict[str, Any]:
+                *, store: bool, previous: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The keyword arguments of `interactions.create` for one turn (`contents` ends with the new message)."""
     image: dict[str, Any] = {"type": "image"}
     if aspect_ratio:
@@ -120,7 +138,7 @@ def create_args(model: str, contents: list[Content], aspect_ratio: str | None, i
     }
     if previous is not None:
         args["previous_interaction_id"] = previous
-    return args
+    return {**args, **(extra or {})}
 
 
 async def create(client: genai.Client, request: GenerateRequest, image_size: str | None, *, store: bool) -> Any:
@@ -131,10 +149,11 @@ async def create(client: genai.Client, request: GenerateRequest, image_size: str
     """
     previous = request.previous_interaction_id if store else None
     contents = [request.message] if previous else [*await request.window(), request.message]
+    extra = controls(request)
     try:
         try:
             return await client.aio.interactions.create(**create_args(
-                request.model, contents, request.aspect_ratio, image_size, store=store, previous=previous))
+                request.model, contents, request.aspect_ratio, image_size, store=store, previous=previous, extra=extra))
         except gi_errors.APIStatusError as exc:
             if not (previous and chain_gone(exc)):
                 raise
@@ -142,7 +161,7 @@ async def create(client: genai.Client, request: GenerateRequest, image_size: str
             previous = None
             return await client.aio.interactions.create(**create_args(
                 request.model, [*await request.window(), request.message], request.aspect_ratio, image_size,
-                store=store, previous=None))
+                store=store, previous=None, extra=extra))
     except gi_errors.APIStatusError as exc:
         if is_unsupported(exc, chained=previous is not None):
             raise Unsupported(f"{exc.status_code}: {exc.message[:200]}") from exc
@@ -170,7 +189,7 @@ def read_interaction(interaction: Any, *, stored: bool) -> tuple[Content, tuple[
     for step in getattr(interaction, "steps", None) or ():
         kind = getattr(step, "type", None)
         if kind == "thought":
-            parts += [{"text": s.text, "thought": True} for s in step.summary or () if getattr(s, "text", None)]
+            parts += [_thought_part(item) for item in step.summary or () if _thought_part(item)]
             if step.signature:
                 pending.append(_unb64(step.signature))
         elif kind == "model_output":
@@ -188,7 +207,8 @@ def read_interaction(interaction: Any, *, stored: bool) -> tuple[Content, tuple[
     parts += [{"thought": True, "thought_signature": s} for s in pending]
     images = tuple(
         OutputImage(p["inline_data"]["data"], p["inline_data"]["mime_type"])
-        for p in parts if "inline_data" in p and p["inline_data"]["mime_type"].startswith("image/")
+        for p in parts
+        if "inline_data" in p and not p.get("thought") and p["inline_data"]["mime_type"].startswith("image/")
     )
     text = "\n".join(p["text"] for p in parts if p.get("text") and not p.get("thought")).strip() or None
     status = str(getattr(interaction, "status", "") or "")
@@ -202,6 +222,16 @@ def read_interaction(interaction: Any, *, stored: bool) -> tuple[Content, tuple[
         "total": (usage.total_tokens or 0) if usage else 0,
     }
     return {"role": "model", "parts": parts}, images, text, counts, (interaction.id or None) if stored else None
+
+
+def _thought_part(item: Any) -> dict[str, Any]:
+    """A thought summary item (text, or an interim thought image) as a Gemini thought part; {} for anything else."""
+    if getattr(item, "type", None) == "text" and item.text:
+        return {"text": item.text, "thought": True}
+    if getattr(item, "data", None):
+        return {"inline_data": {"mime_type": item.mime_type or "image/png", "data": _unb64(item.data)},
+                "thought": True}
+    return {}
 
 
 def _raise_for_outcome(reason: str, images: bool, text: bool, status: str) -> None:

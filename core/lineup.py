@@ -100,6 +100,8 @@ class Lineup:
                 options,
                 aspect_ratio=options.aspect_ratio if options.aspect_ratio in spec.ratios else None,
                 image_size=options.image_size if options.image_size in spec.sizes else None,
+                think=options.think if options.think in spec.thinking_levels else None,
+                search=options.search if _searches(spec, options.search) else None,
             )
         return check_spec(replace(options, model=spec.id), spec), resolution.notice()
 
@@ -131,7 +133,36 @@ def check_spec(options: Options, spec: ModelInfo) -> Options:
             )
         if size not in spec.sizes:
             raise UnsupportedOption(f"{spec.id} does not support size {size}. It supports: {' '.join(spec.sizes)}.")
-    return Options(model=spec.id, aspect_ratio=ratio, image_size=size)
+    check_controls(options, spec)
+    return replace(options, model=spec.id, aspect_ratio=ratio, image_size=size)
+
+
+def _with(capable: str) -> str:
+    models = [m.id for m in catalogue.MODELS.values() if m.status != catalogue.RETIRED and getattr(m, capable)]
+    return ", ".join(models) or "no model this bot knows"
+
+
+def _searches(spec: ModelInfo, search: str | None) -> bool:
+    return search in (None, "off") or (spec.web_search and (search == "web" or spec.image_search))
+
+
+def check_controls(options: Options, spec: ModelInfo) -> None:
+    """Thinking, thoughts and search against what `spec` offers; the refusal names the models that offer it."""
+    if options.think is not None and options.think not in spec.thinking_levels:
+        if not spec.thinking_levels:
+            raise UnsupportedOption(
+                f"{spec.id} has no thinking levels. --think works with: {_with('thinking_levels')}."
+            )
+        raise UnsupportedOption(f"{spec.id} supports --think {' or '.join(spec.thinking_levels)}.")
+    if options.thoughts and not spec.thinks:
+        raise UnsupportedOption(f"{spec.id} does not think, so it has no thoughts to show. --thoughts works with: "
+                                f"{_with('thinks')}.")
+    if not _searches(spec, options.search):
+        if not spec.web_search:
+            raise UnsupportedOption(f"{spec.id} has no Google Search grounding. --search works with: "
+                                    f"{_with('web_search')}.")
+        raise UnsupportedOption(f"{spec.id} has web search only (--search). --search images works with: "
+                                f"{_with('image_search')}.")
 
 
 def normalise_size(size: str) -> str:

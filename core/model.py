@@ -29,7 +29,8 @@ from core.events import (
     OutputImage,
     QuotaExhausted,
 )
-from core.generation import GenerateRequest, Generation, ListedModel
+from core.generation import GenerateRequest, Generation, ListedModel, thought_parts
+from core.grounding import from_interaction, from_metadata
 from core.reasons import BLOCKING, explain
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,9 @@ class GeminiModel:
             response_modalities=["TEXT", "IMAGE"],
             image_config=image_config,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            tools=search_tools(request.search),
+            thinking_config=thinking_config(request),
+            system_instruction=request.system_instruction,
         )
         contents = [types.Content.model_validate(c) for c in (*await request.window(), request.message)]
         response = await self._client.aio.models.generate_content(
@@ -155,11 +159,31 @@ class GeminiModel:
         size = request.image_size if capabilities(request.model).sizes else None
         answer = await interactions.create(self._client, request, size, store=self._config.store)
         content, images, text, usage, interaction_id = interactions.read_interaction(answer, stored=self._config.store)
+        thoughts, thought_images = thought_parts(content)
         return Generation(
             content=content, images=images, text=text, prompt_tokens=usage["prompt"],
             output_tokens=usage["output"], total_tokens=usage["total"], thought_tokens=usage["thought"],
-            finish_reason="STOP", interaction_id=interaction_id,
+            finish_reason="STOP", interaction_id=interaction_id, grounding=from_interaction(answer),
+            thoughts=thoughts, thought_images=thought_images,
         )
+
+
+def search_tools(search: str | None) -> list[Any] | None:
+    """The Google Search tool: web search, and Google Image Search as well for "images"."""
+    if search not in ("web", "images"):
+        return None
+    kinds = types.SearchTypes(web_search=types.WebSearch(),
+                              image_search=types.ImageSearch() if search == "images" else None)
+    return [types.Tool(google_search=types.GoogleSearch(search_types=kinds))]
+
+
+def thinking_config(request: GenerateRequest) -> types.ThinkingConfig | None:
+    if request.thinking_level is None and not request.include_thoughts:
+        return None
+    return types.ThinkingConfig(
+        thinking_level=types.ThinkingLevel(request.thinking_level.upper()) if request.thinking_level else None,
+        include_thoughts=True if request.include_thoughts else None,
+    )
 
 
 def _code(value: object) -> str:
@@ -198,6 +222,7 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
     content = candidate.content.model_dump(exclude_none=True) if candidate.content else {"parts": []}
     content.setdefault("role", "model")
     usage = response.usage_metadata
+    thoughts, thought_images = thought_parts(content)
     return Generation(
         content=content,
         images=images,
@@ -207,6 +232,9 @@ def read_response(response: types.GenerateContentResponse) -> Generation:
         total_tokens=(usage.total_token_count or 0) if usage else 0,
         finish_reason=finish,
         thought_tokens=(usage.thoughts_token_count or 0) if usage else 0,
+        grounding=from_metadata(candidate.grounding_metadata),
+        thoughts=thoughts,
+        thought_images=thought_images,
     )
 
 

@@ -6,8 +6,9 @@ A combination a model does not support is an `UnsupportedOption` whose message n
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from core import catalogue
+from core import catalogue, styles
 from core.catalogue import ModelInfo
 from core.events import Options, UnsupportedOption
 from core.lineup import Lineup, normalise_size
@@ -61,6 +62,7 @@ def parse_flags(text: str) -> tuple[str, Options]:
     Flags are removed from the prompt so that Gemini never sees them. Values are checked for form here and
     against a model by `check`.
     """
+    text, controls = parse_controls(text)
     ratio = size = model = None
     for match in _FLAG.finditer(text):
         name, value = match.group(2).lower(), match.group(3)
@@ -80,4 +82,43 @@ def parse_flags(text: str) -> tuple[str, Options]:
     if dangling:
         raise UnsupportedOption(f"`--{dangling.group(1)}` needs a value, for example --ar 16:9 or --size 2K.")
     prompt = " ".join(_FLAG.sub(" ", text).split())
-    return prompt, Options(model=model, aspect_ratio=ratio, image_size=size)
+    return prompt, replace(controls, model=model, aspect_ratio=ratio, image_size=size)
+
+
+_NO = re.compile(r"(?:^|\s)--no(?:[=\s]+)(.+?)(?=\s--?[a-z]|\s—|$)", re.IGNORECASE)
+_WORD = re.compile(r"(?:^|\s)--(style|think)(?![\w-])(?:[=\s]+(?!--)(\S+))?", re.IGNORECASE)
+_THOUGHTS = re.compile(r"(?:^|\s)--thoughts(?![\w-])(?:[=\s]+(on|off)(?!\S))?", re.IGNORECASE)
+_SEARCH = re.compile(r"(?:^|\s)--search(?![\w-])(?:[=\s]+(web|images?|off|on)(?!\S))?", re.IGNORECASE)
+THINK_LEVELS = ("minimal", "high")
+
+
+def parse_controls(text: str) -> tuple[str, Options]:
+    """Take `--style NAME --no TERMS --think LEVEL --thoughts [off] --search [images|off]` out of `text`.
+
+    Forms are checked here (a style name against the presets); what a model supports is checked by `check`.
+    """
+    found: dict[str, object] = {}
+    if match := _NO.search(text):
+        found["exclude"] = " ".join(match.group(1).split()).strip(" ,")
+        text = text[:match.start()] + " " + text[match.end():]
+    elif re.search(r"(?:^|\s)--no\s*$", text, re.IGNORECASE):
+        raise UnsupportedOption("`--no` needs the things to leave out, for example --no text, people.")
+    for match in _WORD.finditer(text):
+        name, value = match.group(1).lower(), match.group(2)
+        if value is None:
+            example = "--style watercolour" if name == "style" else "--think high"
+            raise UnsupportedOption(f"`--{name}` needs a value, for example {example}.")
+        if name == "style":
+            found["style"] = styles.normalise(value)
+        elif value.lower() not in THINK_LEVELS:
+            raise UnsupportedOption(f"`--think {value}` is not a thinking level; use minimal or high.")
+        else:
+            found["think"] = value.lower()
+    if match := _THOUGHTS.search(text):
+        found["thoughts"] = (match.group(1) or "on").lower() == "on"  # `--thoughts off` stops showing them
+    if match := _SEARCH.search(text):
+        value = (match.group(1) or "web").lower()
+        found["search"] = {"on": "web", "image": "images"}.get(value, value)
+    for pattern in (_WORD, _THOUGHTS, _SEARCH):
+        text = pattern.sub(" ", text)
+    return text, Options(**found)  # type: ignore[arg-type]

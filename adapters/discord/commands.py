@@ -1,10 +1,12 @@
-"""The application commands: /imagine, /forget, /usage, /models, /help and the message context menu "Edit image".
+"""The application commands: /imagine, /forget, /usage, /models, /styles, /settings, /help and the message context
+menu "Edit image".
 `register` puts them on a CommandTree; `sync` pushes them from `setup_hook` (to DISCORD_GUILD_IDS, or globally)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -22,7 +24,8 @@ from adapters.discord.translate import (
     size_choices,
     thread_key,
 )
-from core.events import Forget, ListModels, Options, ShowUsage, ThreadKey, User
+from core import defaults, styles
+from core.events import ChangeSetting, Forget, ListModels, ListStyles, Options, ShowSettings, ShowUsage, ThreadKey, User
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ def register(tree: app_commands.CommandTree, ctx: FlowContext, actions: Interact
         _forget(ctx),
         _report(ctx, "usage", "Your images and cost today and this month; this server's spend", ShowUsage),
         _report(ctx, "models", "The image models this bot can use now: ratios, sizes, prices", ListModels),
+        _report(ctx, "styles", "The style presets for --style", ListStyles),
+        _settings(ctx),
         _help(),
     ]
     for command in commands:
@@ -64,11 +69,20 @@ def _imagine(ctx: FlowContext, actions: InteractionFlows) -> app_commands.Comman
         image="An image to edit or combine",
         image2="A second image",
         image3="A third image",
+        style="A style preset (/styles lists them); on an edit it restyles the picture",
+        exclude="Things to leave out, e.g. text, people",
+        search="Ground the picture in Google Search (sources are linked under it)",
+        think="Thinking level (models with levels)",
+        thoughts="Show the model's thoughts and draft images (a Show thinking button)",
     )
     @app_commands.choices(
         aspect_ratio=[app_commands.Choice(name=r, value=r) for r in ratio_choices()],
         size=[app_commands.Choice(name=s, value=s) for s in size_choices()],
         model=[app_commands.Choice(name=label, value=name) for label, name in model_choices()],
+        style=[app_commands.Choice(name=name, value=name) for name in styles.names()[:25]],
+        search=[app_commands.Choice(name=label, value=value) for label, value in
+                (("web", "web"), ("web and images", "images"), ("off", "off"))],
+        think=[app_commands.Choice(name=level, value=level) for level in ("minimal", "high")],
     )
     async def imagine(
         interaction: discord.Interaction,
@@ -79,10 +93,16 @@ def _imagine(ctx: FlowContext, actions: InteractionFlows) -> app_commands.Comman
         image: discord.Attachment | None = None,
         image2: discord.Attachment | None = None,
         image3: discord.Attachment | None = None,
+        style: str | None = None,
+        exclude: app_commands.Range[str, 1, 300] | None = None,
+        search: str | None = None,
+        think: str | None = None,
+        thoughts: bool | None = None,
     ) -> None:
         async with ctx.work.tracked():
             images = [a for a in (image, image2, image3) if a is not None]
-            await actions.imagine(interaction, prompt, Options(model, aspect_ratio, size), images)
+            chosen = Options(model, aspect_ratio, size, style, exclude, think, thoughts or None, search)
+            await actions.imagine(interaction, prompt, chosen, images)
 
     return imagine
 
@@ -111,9 +131,10 @@ def _forget(ctx: FlowContext) -> app_commands.Command[Any, ..., None]:
 
 
 def _report(
-    ctx: FlowContext, name: str, description: str, event: Callable[[ThreadKey, User], ShowUsage | ListModels]
+    ctx: FlowContext, name: str, description: str,
+    event: Callable[[ThreadKey, User], ShowUsage | ListModels | ListStyles],
 ) -> app_commands.Command[Any, ..., None]:
-    """A command answered privately with the engine's report lines (/usage, /models)."""
+    """A command answered privately with the engine's report lines (/usage, /models, /styles)."""
 
     async def report(interaction: discord.Interaction) -> None:
         async with ctx.work.tracked():
@@ -124,6 +145,33 @@ def _report(
             await interaction.followup.send(text, ephemeral=True)
 
     return app_commands.Command(name=name, description=description, callback=report)
+
+
+def _settings(ctx: FlowContext) -> app_commands.Command[Any, ..., None]:
+    @app_commands.command(name="settings", description="This server's and channel's defaults; admins change them")
+    @app_commands.describe(scope="Where a change applies", key="What to set", value="The value, as a flag takes it "
+                           "(- clears it)")
+    @app_commands.choices(
+        scope=[app_commands.Choice(name=name, value=name) for name in defaults.SCOPES],
+        key=[app_commands.Choice(name=name, value=name) for name in defaults.KEYS],
+    )
+    async def settings(interaction: discord.Interaction, scope: str | None = None, key: str | None = None,
+                       value: app_commands.Range[str, 1, defaults.MAX_GUIDANCE] | None = None) -> None:
+        async with ctx.work.tracked():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            place = place_key(interaction)
+            perms = interaction.permissions
+            # changing a server's defaults is for those who manage it (or BOT_ADMINS, which the engine checks)
+            user = replace(user_of(interaction.user, perms), is_admin=bool(perms and perms.manage_guild))
+            if scope and key and value:
+                event: ShowSettings | ChangeSetting = ChangeSetting(place, user, scope, key, value)
+            else:
+                event = ShowSettings(place, user)
+            reply = await ctx.engine.handle(event)
+            text = failure_text(reply.failure) if reply.failure is not None else notices_text(reply.notices)
+            await interaction.followup.send(text, ephemeral=True)
+
+    return settings
 
 
 def _help() -> app_commands.Command[Any, ..., None]:

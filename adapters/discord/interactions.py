@@ -4,6 +4,7 @@ then posts the result where the conversation lives."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from adapters.discord.io import (
     reported,
     user_of,
 )
+from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     PLATFORM,
     caption,
@@ -29,15 +31,16 @@ from adapters.discord.translate import (
     failure_text,
     parse_modal_id,
     refine_modal_id,
+    thoughts_text,
     thread_key,
     thread_name,
     warning,
 )
 from adapters.discord.views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
-from core.events import BadInput, Event, ImageInput, Options, Reroll, StartThread, ThreadKey, User
+from core.events import BadInput, Event, ImageInput, Options, Reroll, ShowThoughts, StartThread, ThreadKey, User
 from core.options import parse_flags
-from core.turns import Withdrawal, next_event
+from core.turns import Withdrawal, extension, next_event
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,7 @@ class InteractionFlows:
                 content=caption(reply.prompt, reply.options, interaction.user.id, reply.text, reply.notices),
                 attachments=files,
                 view=result_view(reply),
+                embeds=grounding_embeds(reply.grounding),
             )
         except (discord.HTTPException, BadInput) as error:
             text = (
@@ -115,6 +119,8 @@ class InteractionFlows:
         async with self.ctx.work.tracked(), reported(interaction):
             if action == "delete":
                 await self._delete(interaction, turn_id)
+            elif action == "thoughts":
+                await self._thoughts(interaction, turn_id)
             elif action == "refine":
                 await send_modal(
                     interaction,
@@ -128,6 +134,17 @@ class InteractionFlows:
                 size = action.removeprefix("up-") if action.startswith("up-") else None
                 user = user_of(interaction.user, interaction.permissions)
                 await self._run_and_post(interaction, Reroll(turn_id, user, image_size=size), interaction.message)
+
+    async def _thoughts(self, interaction: discord.Interaction, turn_id: int) -> None:
+        """Show thinking: the turn's stored thoughts and draft images, to whoever pressed it, privately."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await self.engine.handle(ShowThoughts(turn_id, user_of(interaction.user, interaction.permissions)))
+        if reply.failure is not None:
+            await interaction.followup.send(failure_text(reply.failure), ephemeral=True)
+            return
+        files = [discord.File(io.BytesIO(image.data), f"thought-{n + 1}.{extension(image.mime_type)}")
+                 for n, image in enumerate(reply.thought_images)]
+        await interaction.followup.send(thoughts_text(reply), files=files, ephemeral=True)
 
     async def _delete(self, interaction: discord.Interaction, turn_id: int) -> None:
         user = user_of(interaction.user, interaction.permissions)  # Manage Messages makes a platform admin

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     AttachmentInfo,
     caption,
@@ -215,6 +216,8 @@ async def post_result(
     content = caption(reply.prompt, reply.options, requester_id, reply.text, reply.notices)
     view = result_view(reply)
     extra: dict[str, Any] = {"view": view} if view is not None else {}
+    if embeds := grounding_embeds(reply.grounding):
+        extra["embeds"] = embeds
     if reference is not None:
         return await reference.reply(content, files=files, mention_author=False, **extra)
     return await channel.send(content, files=files, **extra)

@@ -22,6 +22,7 @@ from adapters.discord.io import (
     reported,
     user_of,
 )
+from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     caption,
     failure_text,
@@ -153,7 +154,8 @@ class MessageFlows:
             content = caption(reply.prompt, reply.options, message.author.id, reply.text, reply.notices)
             view = result_view(reply)
             extra: dict[str, Any] = {"view": view} if view else {}  # no buttons: leave none, not "unchanged"
-            result = await placeholder.edit(content=content, attachments=files, **extra)
+            result = await placeholder.edit(content=content, attachments=files,
+                                            embeds=grounding_embeds(reply.grounding), **extra)
         except (discord.HTTPException, BadInput) as error:
             text = warning(explain_http(error, "post the image")) if isinstance(error, discord.HTTPException) else (
                 failure_text(error))

@@ -19,6 +19,7 @@ from core.events import (
     LimitReached,
     Options,
     Progress,
+    Reply,
     ThreadKey,
     UnsupportedOption,
 )
@@ -37,7 +38,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".
 
 # custom_ids name the stored turn, so buttons and modals keep working after a restart.
 PREFIX = "gib"
-BUTTON_TEMPLATE = rf"{PREFIX}:(?P<action>reroll|refine|delete|up-(?:2K|4K)):(?P<turn>\d+)"
+BUTTON_TEMPLATE = rf"{PREFIX}:(?P<action>reroll|refine|delete|thoughts|up-(?:2K|4K)):(?P<turn>\d+)"
 CANCEL_TEMPLATE = rf"{PREFIX}:cancel:(?P<user>\d+):(?P<ticket>\d+)"
 _REFINE_MODAL = re.compile(rf"{PREFIX}:refine-modal:(?P<turn>\d+)")
 _EDIT_MODAL = re.compile(rf"{PREFIX}:edit-modal:(?P<channel>\d+):(?P<message>\d+)")
@@ -49,11 +50,19 @@ HELP = """\
 and `image`…`image3` attach pictures to edit or combine.
 **In that thread** every message is the next step (\"make it night\", or attach a photo); no mention needed. \
 Flags work there too: `--ar 16:9`, `--size 2K`, `--model pro`.
+**Controls** (options on `/imagine`, or flags anywhere): `--style watercolour` is a preset (`/styles` lists \
+them; on an edit it restyles the picture) · `--no text, people` leaves things out · `--search` grounds the \
+picture in Google Search, its searches and sources linked under it (`--search images` adds Image Search where \
+the model has it) · `--think high` sets the thinking level (Flash models) · `--thoughts` adds *Show thinking*. \
+Example: `/imagine today's weather in Oslo as a chart --search --style flat-illustration`.
+**Settings**: `/settings` shows this server's and channel's defaults; admins set one, e.g. \
+`/settings scope:server key:style value:watercolour` (value `-` clears it).
 **Edit any picture**: reply to it and mention me, or use *Apps → Edit image* on the message.
 **Buttons** on each result: Reroll, Refine, Upscale (models with sizes), Delete (the requester or a moderator). \
 A failure that may pass on a second go (a safety block, Gemini busy) has *Try again*.
 **In DMs** reply to my images to keep going.
-`/forget` (in a bot thread) clears its history · `/usage` shows images and cost · `/help` this text."""
+`/forget` (in a bot thread) clears its history · `/usage` shows images and cost · `/styles` the presets · \
+`/help` this text."""
 
 
 def thread_key(guild_id: int | None, channel_id: int, thread_id: int) -> ThreadKey:
@@ -111,7 +120,8 @@ def button_spec(action: str, turn_id: int) -> ButtonSpec:
     """The look of a result button, from its action alone (a restarted bot rebuilds buttons from custom_ids)."""
     if action.startswith("up-"):
         return ButtonSpec(f"Upscale {action[3:]}", button_id(action, turn_id), "secondary")
-    labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger")}
+    labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger"),
+              "thoughts": ("Show thinking", "secondary")}
     label, style = labels[action]
     return ButtonSpec(label, button_id(action, turn_id), style)
 
@@ -121,11 +131,14 @@ def retry_spec(turn_id: int) -> ButtonSpec:
     return ButtonSpec("Try again", button_id("reroll", turn_id), "primary")
 
 
-def result_actions(options: Options, has_image: bool) -> list[str]:
-    """The buttons a result carries: Upscale only for an image, and only to sizes its model renders."""
+def result_actions(options: Options, has_image: bool, thoughts: bool = False) -> list[str]:
+    """The buttons a result carries: Upscale only for an image, and only to sizes its model renders; Show thinking
+    when the model's thoughts were asked for and given."""
     actions = ["reroll", "refine"]
     if has_image:
         actions += [f"up-{size}" for size in upscale_sizes(options)]
+    if thoughts:
+        actions.append("thoughts")
     actions.append("delete")
     return actions
 
@@ -177,6 +190,7 @@ def caption(
     """The result's caption: prompt, model, ratio and size, requester; then the model's words and notices."""
     meta = [model_label(options.model)]
     meta += [value for value in (options.aspect_ratio, options.image_size) if value]
+    meta += [escape(part) for part in options.control_parts()]
     lines = [f"**{escape(shorten(' '.join(prompt.split()), MAX_PROMPT_IN_CAPTION))}**" if prompt.strip() else ""]
     lines.append(f"{' · '.join(meta)} · requested by <@{requester_id}>")
     if text and text.strip():
@@ -275,3 +289,11 @@ def check_attachment(info: AttachmentInfo, api_base: str | None) -> str:
     if url is None:
         raise BadInput(f"`{name}` is not stored on Discord's CDN, so I will not fetch it. Upload the image itself.")
     return url
+
+
+def thoughts_text(reply: Reply) -> str:
+    """Show thinking's private message: the thought text (the draft images come as files)."""
+    text = "\n\n".join(" ".join(t.split()) for t in reply.thoughts) or "Gemini shared only its draft images."
+    if reply.notices:
+        text = notices_text(reply.notices)
+    return shorten("💭 **Thinking**\n" + text, MAX_CONTENT)

@@ -88,7 +88,7 @@ def result_view(reply: Reply) -> discord.ui.View | None:
     if reply.turn_id is None:
         return None
     view = discord.ui.View(timeout=None)
-    for action in result_actions(reply.options, bool(reply.images)):
+    for action in result_actions(reply.options, bool(reply.images), bool(reply.thoughts or reply.thought_images)):
         view.add_item(ResultButton(action, reply.turn_id))
     return view
 

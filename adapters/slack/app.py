@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,8 @@ from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
 from adapters.slack.translate import (
     COMMAND,
     MODELS_COMMAND,
+    SETTINGS_COMMAND,
+    STYLES_COMMAND,
     USAGE,
     USAGE_COMMAND,
     failure_text,
@@ -37,7 +40,19 @@ from adapters.slack.translate import (
     usage_text,
 )
 from core.engine import Engine
-from core.events import Failure, ListModels, Options, ShowUsage, StartThread, ThreadKey, UnsupportedOption, User
+from core.events import (
+    ChangeSetting,
+    Failure,
+    ListModels,
+    ListStyles,
+    Options,
+    ShowSettings,
+    ShowUsage,
+    StartThread,
+    ThreadKey,
+    UnsupportedOption,
+    User,
+)
 from core.options import parse_flags
 from core.turns import next_event
 
@@ -77,6 +92,8 @@ class SlackBot:
         self.app.command(COMMAND)(self.on_imagine)
         self.app.command(USAGE_COMMAND)(self.on_usage)
         self.app.command(MODELS_COMMAND)(self.on_models)
+        self.app.command(STYLES_COMMAND)(self.on_styles)
+        self.app.command(SETTINGS_COMMAND)(self.on_settings)
         self.app.event("message")(self.on_message)  # every subtype, so none is answered 404 and redelivered
         self.app.event("app_mention")(self.on_mention)
         Interactive(self.io).register(self.app)
@@ -141,9 +158,36 @@ class SlackBot:
     ) -> None:
         await self._on_report(ack, command, context, respond, ListModels)
 
+    async def on_styles(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        await self._on_report(ack, command, context, respond, ListStyles)
+
+    async def on_settings(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        """`/settings` reads the settings in force; `/settings workspace|channel KEY VALUE` sets one (admins)."""
+        words = (command.get("text") or "").split(maxsplit=2)
+        if words and len(words) < 3:
+            await ack(text="Usage: `/settings` to read them, or `/settings workspace|channel KEY VALUE` "
+                           "(VALUE `-` clears it). Keys: model ar size style no think search guidance.",
+                      response_type="ephemeral")
+            return
+        if not words:
+            await self._on_report(ack, command, context, respond, ShowSettings)
+            return
+        scope, name, value = words
+        scope = "server" if scope.lower() in ("workspace", "server") else scope.lower()
+
+        def change(key: ThreadKey, user: User) -> ChangeSetting:
+            return ChangeSetting(key, user, scope, name, value)
+
+        await self._on_report(ack, command, context, respond, change, admin=True)
+
     async def _on_report(
         self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond,
-        event: Callable[[ThreadKey, User], ShowUsage | ListModels],
+        event: Callable[[ThreadKey, User], ShowUsage | ListModels | ListStyles | ShowSettings | ChangeSetting],
+        *, admin: bool = False,
     ) -> None:
         self.io.track()
         await ack()  # the report may read the database: it follows through the command's response_url
@@ -151,10 +195,16 @@ class SlackBot:
         team = context.team_id or command.get("team_id") or ""
         # The engine reads only the platform and the space (the workspace) of the key; the channel is for its
         # allow-list, and there is no thread.
-        work = self._report(event(thread_key(team, command["channel_id"], ""), user), respond)
+        work = self._report(event, thread_key(team, command["channel_id"], ""), user, respond, admin)
         self.io.spawn(work, command["channel_id"], None, user.id)
 
-    async def _report(self, event: ShowUsage | ListModels, respond: AsyncRespond) -> None:
+    async def _report(
+        self, make: Callable[[ThreadKey, User], ShowUsage | ListModels | ListStyles | ShowSettings | ChangeSetting],
+        key: ThreadKey, user: User, respond: AsyncRespond, admin: bool,
+    ) -> None:
+        if admin:  # a workspace admin or owner may change the workspace's settings (as may BOT_ADMINS)
+            user = replace(user, is_admin=await self.io.is_admin(user.id))
+        event = make(key, user)
         reply = await self.engine.handle(event)
         text = failure_text(None, reply.failure) if reply.failure else usage_text(reply.notices)
         name = type(event).__name__

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import Downloader
+from adapters.slack.sources import thoughts_text
 from adapters.slack.status import SLACK_ERRORS, Status, Throttle, cancelled_text
 from adapters.slack.translate import (
     FileRef,
@@ -28,7 +29,7 @@ from adapters.slack.translate import (
 from core.engine import Engine
 from core.events import Cancelled, Event, Failure, Forbidden, ImageInput, Reply
 from core.inflight import InFlight
-from core.turns import upload_name
+from core.turns import extension, upload_name
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,23 @@ class SlackIO:
             )
             return
         await status.remove()
+        if reply.thoughts or reply.thought_images:
+            await self._thoughts(reply, channel, thread_ts)
+
+    async def _thoughts(self, reply: Reply, channel: str, thread_ts: str) -> None:
+        """--thoughts: a thread reply of its own, after the result, with the thought text and the draft images."""
+        text = thoughts_text(reply.thoughts, len(reply.thought_images))
+        try:
+            if not reply.thought_images:
+                await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+                return
+            drafts = [{"file": image.data, "title": f"Draft {n + 1} (thinking)",
+                       "filename": f"thought-{reply.turn_id}-{n + 1}.{extension(image.mime_type)}"}
+                      for n, image in enumerate(reply.thought_images)]
+            await self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, file_uploads=drafts,
+                                              initial_comment=text)
+        except SLACK_ERRORS as error:
+            log.warning("could not post the thoughts in %s: %s", channel, error)
 
     async def thread_images(self, channel: str, thread_ts: str, before: str) -> list[FileRef]:
         """The images a mention in a thread means: the root's, else those of the newest earlier message."""

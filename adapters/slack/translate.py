@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.http import same_origin
+from adapters.slack.sources import grounding_block
 from core.events import Failure, Options, Reply, ThreadKey
 from core.turns import upscale_sizes
 
@@ -20,6 +21,8 @@ PLATFORM = "slack"
 COMMAND = "/imagine"
 USAGE_COMMAND = "/usage"
 MODELS_COMMAND = "/models"
+STYLES_COMMAND = "/styles"
+SETTINGS_COMMAND = "/settings"
 EDIT_SHORTCUT = "edit_image"  # the message shortcut's callback_id (slack-manifest.yml)
 EDIT_VIEW = "imagine_edit_modal"
 REFINE_VIEW = "imagine_refine_modal"
@@ -32,8 +35,8 @@ PROMPT_BLOCK, PROMPT_INPUT = "prompt", "text"
 METADATA_LIMIT = 3000  # Slack's cap on a view's private_metadata
 SECTION_LIMIT = 3000  # Slack's cap on a section block's text
 USAGE = (
-    "Usage: `/imagine PROMPT [--ar W:H] [--size 2K] [--model NAME]`, "
-    "for example `/imagine a red fox in the snow --ar 16:9`."
+    "Usage: `/imagine PROMPT [--ar W:H] [--size 2K] [--model NAME] [--style NAME] [--no TERMS] [--search [images]] "
+    "[--think minimal|high] [--thoughts]`, for example `/imagine a red fox in the snow --ar 16:9 --style watercolour`."
 )
 
 
@@ -164,6 +167,8 @@ def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[st
             body = body[: SECTION_LIMIT - 1] + "…"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
+    if (sources := grounding_block(reply.grounding)) is not None:
+        blocks.append(sources)
     if reply.turn_id is not None:
         blocks.append(buttons(reply.turn_id, reply.options))
     return text[:39_000], blocks

@@ -5,12 +5,23 @@ SQLite (the embedded default) and PostgreSQL (several processes) run the same SQ
 """
 
 from core.store.database import DatabaseUrlError, database_url, describe
-from core.store.records import Content, Hold, ThreadRecord, Totals, TurnRecord, Usage, dehydrate, hydrate, lock_name
+from core.store.records import (
+    CONTROLS,
+    Content,
+    Hold,
+    ThreadRecord,
+    Totals,
+    TurnRecord,
+    Usage,
+    dehydrate,
+    hydrate,
+    lock_name,
+)
 from core.store.schema import MIGRATIONS
 from core.store.shared import LeaseTimeout
 from core.store.store import Store
 
 __all__ = [
-    "MIGRATIONS", "Content", "DatabaseUrlError", "Hold", "LeaseTimeout", "Store", "ThreadRecord", "Totals",
+    "CONTROLS", "MIGRATIONS", "Content", "DatabaseUrlError", "Hold", "LeaseTimeout", "Store", "ThreadRecord", "Totals",
     "TurnRecord", "Usage", "database_url", "dehydrate", "describe", "hydrate", "lock_name",
 ]

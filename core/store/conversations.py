@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.events import Options, ThreadKey
 from core.store.base import StoreBase
-from core.store.records import Content, ThreadRecord, TurnRecord, dehydrate, hydrate, options_at
+from core.store.records import Content, ThreadRecord, TurnRecord, controls_json, dehydrate, hydrate, options_at
 from core.turns import TurnInfo
 
 THREAD_WHERE = "platform=:platform AND space=:space AND channel=:channel AND thread=:thread"
@@ -26,24 +26,25 @@ class Conversations(StoreBase):
 
     async def get_thread(self, key: ThreadKey) -> ThreadRecord | None:
         row = await self._one(
-            f"SELECT id, model, aspect_ratio, image_size, created_by FROM threads WHERE {THREAD_WHERE}", _key(key)
+            f"SELECT id, model, aspect_ratio, image_size, created_by, controls FROM threads WHERE {THREAD_WHERE}",
+            _key(key),
         )
-        return ThreadRecord(row[0], key, options_at(row, 1), row[4]) if row else None
+        return ThreadRecord(row[0], key, options_at(row, 1, row[5]), row[4]) if row else None
 
     async def save_thread(self, key: ThreadKey, options: Options, user_id: str) -> ThreadRecord:
         """Create the thread, or set its options when it exists (the creator stays)."""
         now = time.time()
         row = await self._one(
             "INSERT INTO threads (platform, space, channel, thread, model, aspect_ratio, image_size, "
-            "created_by, created_at, updated_at) VALUES (:platform,:space,:channel,:thread,:model,:ar,:size,"
-            ":user,:now,:now) "
+            "created_by, created_at, updated_at, controls) VALUES (:platform,:space,:channel,:thread,:model,:ar,"
+            ":size,:user,:now,:now,:controls) "
             "ON CONFLICT (platform, space, channel, thread) DO UPDATE SET model=excluded.model, "
-            "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at "
-            "RETURNING id, model, aspect_ratio, image_size, created_by",
+            "aspect_ratio=excluded.aspect_ratio, image_size=excluded.image_size, updated_at=excluded.updated_at, "
+            "controls=excluded.controls RETURNING id, model, aspect_ratio, image_size, created_by, controls",
             {**_key(key), "model": options.model, "ar": options.aspect_ratio, "size": options.image_size,
-             "user": user_id, "now": now},
+             "user": user_id, "now": now, "controls": controls_json(options)},
         )
-        return ThreadRecord(row[0], key, options_at(row, 1), row[4])
+        return ThreadRecord(row[0], key, options_at(row, 1, row[5]), row[4])
 
     async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
         """Name a conversation by a new key (its platform thread had to be made anew); False if `old` is unknown."""
@@ -63,11 +64,12 @@ class Conversations(StoreBase):
         async with self._engine.begin() as conn:
             turn_id = (await conn.execute(text(
                 "INSERT INTO turns (thread_id, user_id, status, prompt, model, aspect_ratio, image_size, request, "
-                "size, created_at) VALUES (:thread,:user,'pending',:prompt,:model,:ar,:size,:request,:bytes,:now) "
-                "RETURNING id"),
+                "size, created_at, controls) VALUES (:thread,:user,'pending',:prompt,:model,:ar,:size,:request,"
+                ":bytes,:now,:controls) RETURNING id"),
                 {"thread": thread.id, "user": user_id, "prompt": prompt, "model": options.model,
                  "ar": options.aspect_ratio, "size": options.image_size, "request": body,
-                 "bytes": len(body) + sum(map(len, blobs.values())), "now": time.time()},
+                 "bytes": len(body) + sum(map(len, blobs.values())), "now": time.time(),
+                 "controls": controls_json(options)},
             )).scalar_one()
             await _put_blobs(conn, turn_id, blobs)
         return int(turn_id)
@@ -135,31 +137,40 @@ class Conversations(StoreBase):
         rows = await self._rows(
             "SELECT t.id, t.user_id, t.status, t.prompt, t.model, t.aspect_ratio, t.image_size, t.request, "
             "th.id, th.platform, th.space, th.channel, th.thread, th.model, th.aspect_ratio, th.image_size, "
-            "th.created_by, b.hash, b.data FROM turns t JOIN threads th ON th.id=t.thread_id "
+            "th.created_by, b.hash, b.data, t.controls, th.controls FROM turns t JOIN threads th ON th.id=t.thread_id "
             "LEFT JOIN turn_blobs tb ON tb.turn_id=t.id LEFT JOIN blobs b ON b.hash=tb.hash WHERE t.id=:id",
             {"id": turn_id},
         )
         if not rows:
             return None
         row = rows[0]
-        thread = ThreadRecord(row[8], ThreadKey(*row[9:13]), options_at(row, 13), row[16])
+        thread = ThreadRecord(row[8], ThreadKey(*row[9:13]), options_at(row, 13, row[20]), row[16])
         blobs = {r[17]: r[18] for r in rows if r[17] is not None}
-        return TurnRecord(row[0], thread, row[1], row[2], row[3], options_at(row, 4), hydrate(row[7], blobs))
+        return TurnRecord(row[0], thread, row[1], row[2], row[3], options_at(row, 4, row[19]), hydrate(row[7], blobs))
 
     async def turn_info(self, turn_id: int) -> TurnInfo | None:
         """Who asked for a turn, where and with what, and whether it is its thread's newest: one query, no blobs."""
         row = await self._one(
             "SELECT th.platform, th.space, th.channel, th.thread, t.user_id, t.model, t.aspect_ratio, t.image_size, "
             "th.model, th.aspect_ratio, th.image_size, "
-            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok') "
+            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok'), t.controls, th.controls "
             "FROM turns t JOIN threads th ON th.id=t.thread_id WHERE t.id=:id",
             {"id": turn_id},
         )
         if row is None:
             return None
         latest = row[11]
-        return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], options_at(row, 5), options_at(row, 8),
-                        latest is None or latest == turn_id)
+        return TurnInfo(turn_id, ThreadKey(*row[0:4]), row[4], options_at(row, 5, row[12]),
+                        options_at(row, 8, row[13]), latest is None or latest == turn_id)
+
+    async def turn_response(self, turn_id: int) -> Content | None:
+        """The model's stored answer to a turn (thought parts included, as Gemini sent them); None if unanswered."""
+        rows = await self._rows(
+            "SELECT t.response, b.hash, b.data FROM turns t LEFT JOIN turn_blobs tb ON tb.turn_id=t.id "
+            "LEFT JOIN blobs b ON b.hash=tb.hash WHERE t.id=:id AND t.response IS NOT NULL",
+            {"id": turn_id},
+        )
+        return hydrate(rows[0][0], {r[1]: r[2] for r in rows if r[1] is not None}) if rows else None
 
     async def forget(self, thread_id: int) -> int:
         """Delete the thread's turns and any image no other turn uses; the number of turns removed."""

@@ -14,7 +14,9 @@ from sqlalchemy import text
 from core.store.store import Store
 
 # Parents before children (foreign keys). A new table that holds an installation's state is added here.
-TABLES: tuple[str, ...] = ("threads", "turns", "blobs", "turn_blobs", "usage", "claims", "shared_values")
+TABLES: tuple[str, ...] = (
+    "threads", "turns", "blobs", "turn_blobs", "usage", "defaults", "claims", "shared_values",
+)
 IDENTITIES: tuple[str, ...] = ("threads", "turns", "usage", "reservations")  # tables whose `id` the database counts
 BATCH = 200
 

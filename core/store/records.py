@@ -15,6 +15,7 @@ from typing import Any
 from core.events import Options, ThreadKey
 
 Content = dict[str, Any]  # a Gemini Content in python mode: {"role": ..., "parts": [...]}, bytes as bytes
+CONTROLS = ("style", "exclude", "think", "thoughts", "search")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Usage:
     images: int
     cost_usd: float = 0.0
     at: float = 0.0  # epoch seconds; 0 means now
+    search_queries: int = 0  # Google Search queries run for this turn (billed past a free monthly allowance)
 
 
 @dataclass(frozen=True)
@@ -105,5 +107,12 @@ def hydrate(text: str, blobs: dict[str, bytes]) -> Content:
     return content
 
 
-def options_at(row: Any, offset: int) -> Options:
-    return Options(model=row[offset], aspect_ratio=row[offset + 1], image_size=row[offset + 2])
+def options_at(row: Any, offset: int, controls: str | None = None) -> Options:
+    return Options(model=row[offset], aspect_ratio=row[offset + 1], image_size=row[offset + 2],
+                   **(json.loads(controls) if controls else {}))
+
+
+def controls_json(options: Options) -> str | None:
+    """The options beyond model, ratio and size, as the JSON the `controls` columns keep (None when none is set)."""
+    found = {name: getattr(options, name) for name in CONTROLS if getattr(options, name) is not None}
+    return json.dumps(found, separators=(",", ":")) if found else None

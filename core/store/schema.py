@@ -63,6 +63,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE turns ADD COLUMN interaction_id TEXT;  -- Gemini's stored interaction for this turn, if any
     """,
     """
+    ALTER TABLE threads ADD COLUMN controls TEXT;  -- JSON: style, exclude, think, thoughts, search
+    ALTER TABLE turns ADD COLUMN controls TEXT;
+    ALTER TABLE usage ADD COLUMN search_queries INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE defaults (  -- /settings: a server's (channel '') or a channel's defaults, one row per key
+        platform TEXT NOT NULL, space TEXT NOT NULL, channel TEXT NOT NULL, name TEXT NOT NULL,
+        value TEXT NOT NULL, set_by TEXT NOT NULL, updated_at {real} NOT NULL,
+        PRIMARY KEY (platform, space, channel, name)
+    );
+    """,
+    """
     -- several processes, one state: claims answer an event once, leases run a thread's turns one at a time,
     -- reservations hold budget, shared values carry the fleet's "paused until" after a 429
     CREATE TABLE claims (kind TEXT NOT NULL, name TEXT NOT NULL, at {real} NOT NULL, PRIMARY KEY (kind, name));

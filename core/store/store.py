@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.store import schema
 from core.store.conversations import Conversations
 from core.store.database import database_url, describe, make_engine
+from core.store.defaults import Defaults
 from core.store.shared import SharedState
 from core.store.usage import UsageLedger
 
 log = logging.getLogger(__name__)
 
 
-class Store(Conversations, UsageLedger, SharedState):
+class Store(Conversations, UsageLedger, Defaults, SharedState):
     def __init__(self, engine: AsyncEngine, url: URL) -> None:
         super().__init__(engine)
         self.url = url

@@ -13,12 +13,12 @@ class UsageLedger(StoreBase):
     async def record_usage(self, usage: Usage) -> None:
         await self._run(
             "INSERT INTO usage (platform, space, user_id, model, image_size, prompt_tokens, output_tokens, "
-            "total_tokens, images, cost_usd, created_at) VALUES (:platform,:space,:user,:model,:size,:prompt,"
-            ":output,:total,:images,:cost,:at)",
+            "total_tokens, images, cost_usd, created_at, search_queries) VALUES (:platform,:space,:user,:model,:size,"
+            ":prompt,:output,:total,:images,:cost,:at,:queries)",
             {"platform": usage.key.platform, "space": usage.key.space, "user": usage.user_id, "model": usage.model,
              "size": usage.image_size, "prompt": usage.prompt_tokens, "output": usage.output_tokens,
              "total": usage.total_tokens, "images": usage.images, "cost": float(usage.cost_usd),
-             "at": float(usage.at or time.time())},
+             "at": float(usage.at or time.time()), "queries": usage.search_queries},
         )
 
     async def space_spend(self, platform: str, space: str, since: float) -> float:
@@ -44,6 +44,12 @@ class UsageLedger(StoreBase):
             {"p": platform, "s": space, "since": float(since), "n": limit},
         )
         return [(r[0], int(r[1]), float(r[2])) for r in rows]
+
+    async def search_queries_since(self, since: float) -> int:
+        """Search queries the whole bot ran since a time: Google's free allowance is per project, not per space."""
+        row = await self._one("SELECT COALESCE(SUM(search_queries), 0) FROM usage WHERE created_at>=:since",
+                              {"since": float(since)})
+        return int(row[0])
 
     async def usage_rows(self, platform: str, space: str) -> list[tuple[Any, ...]]:
         rows = await self._rows(

@@ -72,3 +72,11 @@ def test_a_database_url_wins_over_the_sqlite_path_and_shards_are_checked():
     assert first.startswith("BOT_DATABASE_URL: 'mysql'") and second.startswith("DISCORD_SHARD_IDS needs DISCORD_SHARD")
     with pytest.raises(SettingsError, match="from 0 to 1"):
         Settings.from_env({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "0,2"})
+
+
+def test_search_grounding_can_be_turned_off():
+    assert Settings.from_env({}).search is True
+    assert Settings.from_env({"BOT_SEARCH": "off"}).search is False
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"BOT_SEARCH": "sometimes"})
+    assert "BOT_SEARCH" in str(info.value)

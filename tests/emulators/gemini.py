@@ -6,7 +6,10 @@ Gemini API's paths and Vertex AI's, and `GET /{version}/models` (models.list, pa
 `offered`, and any other model answers 404). It records every request (decoded), can script latency, HTTP errors,
 prompt blocks, safety finishes and text-only answers on both endpoints, and checks thought signatures on the way back
 as Gemini 3 models do: a model turn re-sent without the signature it was given, or with a signature that another
-model issued, is refused with a 400.
+model issued, is refused with a 400. The controls come from the stand-in (`bot.offline_controls`): each request
+records its Google Search types, thinking level, `includeThoughts` and system instruction; a search is answered
+with grounding, thoughts with thought text and two draft images before the final one, and a tool or thinking
+level the model lacks with a 400.
 
 Tests that need requests to overlap close the gate (`hold()`), wait until `held` says the requests are there, and
 `release()` them: ordering by a gate, not by guessing with latency.
