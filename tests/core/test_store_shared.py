@@ -117,7 +117,7 @@ async def test_an_existing_sqlite_file_from_before_keeps_its_data(tmp_path):
 
 async def _dump(store):
     tables = {}
-    for table in ("threads", "turns", "blobs", "turn_blobs", "usage", "claims"):
+    for table in ("threads", "turns", "blobs", "turn_blobs", "usage", "defaults", "claims"):
         rows = await store._rows(f"SELECT * FROM {table}")
         tables[table] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
     return tables
@@ -132,6 +132,7 @@ async def test_copy_is_lossless_and_a_second_run_copies_nothing_twice(tmp_path, 
         {"inline_data": {"mime_type": "image/png", "data": b"out"}, "thought_signature": b"\xff\x00sig"}]}, "int-1")
     await source.record_usage(Usage(KEY, "U1", "m", "2K", 10, 20, 30, 1, 0.134, 1234.5678))
     await source.claim("slack-message", "T1:C1:1.0")
+    await source.set_default("slack", "T1", "", "style", "watercolour", "U1")
     target = await Store.open(postgres_url)
     first = await copy_store(source, target)
     second = await copy_store(source, target)
