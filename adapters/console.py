@@ -9,12 +9,14 @@ lines. Logs go to stderr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from core import grounding
 from core.engine import Engine
@@ -62,32 +64,67 @@ HELP = (
     "/help                                                      this list",
 )
 USER = User(id="console", name="console", is_admin=True)
+MAX_LINE = 64 * 1024
+BROKEN = "Something broke on the bot's side while handling that line ({what}); the next line is served. See the log."
 
 
 def key_for(thread_id: str) -> ThreadKey:
     return ThreadKey("console", "local", "console", thread_id)
 
 
-async def lines_from(stream: TextIO) -> AsyncIterator[str]:
-    """Lines of a blocking stream, read on a daemon thread so that a waiting terminal never blocks shutdown."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A line of input that is not text the console can act on: said as an `error:` line, then the next is read."""
+
+    why: str
+
+
+def decoded(raw: bytes | str) -> str | Unreadable:
+    """A line as text: stdin is read as bytes and decoded as UTF-8 here, whatever the locale says."""
+    if isinstance(raw, str):
+        return raw.rstrip("\r\n")
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as bad:
+        return Unreadable(f"it holds bytes that are not UTF-8 (0x{raw[bad.start]:02x} at byte {bad.start + 1})")
+
+
+def _read_lines(stream: TextIO) -> Iterator[str | Unreadable]:
+    """Lines of the stream (its bytes where it has them), each at most MAX_LINE long; ends at end of input."""
+    source: Any = getattr(stream, "buffer", stream)
+    while line := source.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE and line[-1:] not in ("\n", b"\n"):
+            while (rest := source.readline(MAX_LINE)) and rest[-1:] not in ("\n", b"\n"):
+                pass  # the rest of an over-long line is skipped, a bounded piece at a time, to its end
+            yield Unreadable(f"it is longer than {MAX_LINE // 1024} KiB")
+            continue
+        yield decoded(line)
+
+
+async def lines_from(stream: TextIO) -> AsyncIterator[str | Unreadable]:
+    """Lines of a blocking stream, read on a daemon thread so that a waiting terminal never blocks shutdown. The
+    reader never dies silently: a failure to read is the last line (Unreadable), logged with its cause."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
+    queue: asyncio.Queue[str | Unreadable | None] = asyncio.Queue(maxsize=64)
 
     def pump() -> None:
         try:
-            for line in stream:
+            for line in _read_lines(stream):
                 asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
         except RuntimeError:  # the loop closed while we waited: nothing left to deliver
             return
+        except Exception as error:
+            log.exception("reading stdin failed")
+            with contextlib.suppress(RuntimeError):
+                failed = Unreadable(f"stdin could not be read ({type(error).__name__}); the console stops here")
+                asyncio.run_coroutine_threadsafe(queue.put(failed), loop).result()
         finally:
-            try:
+            with contextlib.suppress(RuntimeError):
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop)
-            except RuntimeError:
-                pass
 
     threading.Thread(target=pump, name="console-stdin", daemon=True).start()
     while (line := await queue.get()) is not None:
-        yield line.rstrip("\r\n")
+        yield line
 
 
 class Console:
@@ -100,12 +137,20 @@ class Console:
         self._attachments: list[ImageInput] = []
 
     def emit(self, kind: str, value: str) -> None:
+        encoding = getattr(self._out, "encoding", None) or "utf-8"
         for line in value.splitlines() or [""]:
-            self._out.write(f"{kind}: {line}\n")
+            text = f"{kind}: {line}\n"
+            try:
+                self._out.write(text)
+            except UnicodeEncodeError:  # a terminal that is not UTF-8: what it cannot show is written as escapes
+                self._out.write(text.encode(encoding, "backslashreplace").decode(encoding))
         self._out.flush()
 
     async def run(self, stream: TextIO) -> None:
         async for line in lines_from(stream):
+            if isinstance(line, Unreadable):
+                self.emit("error", f"That line could not be read: {line.why}. Type it again as UTF-8 text.")
+                continue
             work = asyncio.create_task(self._line(line))
             try:
                 await asyncio.shield(work)
@@ -119,6 +164,9 @@ class Console:
             await self.handle_line(line)
         except Failure as failure:
             self.emit("error", failure.message)
+        except Exception as error:  # one line's failure never ends the session
+            log.exception("console line failed")
+            self.emit("error", BROKEN.format(what=type(error).__name__))
 
     async def handle_line(self, line: str) -> None:
         line = line.strip()
@@ -239,14 +287,17 @@ async def _progress(update: Progress) -> None:
 def _read_attachment(raw: str) -> tuple[str, bytes]:
     """The file's name and bytes, its size checked before it is read."""
     path = Path(raw).expanduser()
-    if not path.is_file():
-        raise ValueError(f"No file at {path}. Check the path and try /attach again.")
+    shown = raw if len(raw) <= 80 else f"{raw[:40]}…{raw[-20:]}"
     try:
+        if not path.is_file():
+            raise ValueError(f"No file at {shown}. Check the path and try /attach again.")
         check_declared(path.name, path.stat().st_size)
+        with path.open("rb") as file:
+            return path.name, file.read(MAX_INPUT_BYTES + 1)
     except BadInput as problem:
         raise ValueError(problem.message) from None
-    with path.open("rb") as file:
-        return path.name, file.read(MAX_INPUT_BYTES + 1)
+    except OSError as error:  # a name too long, no permission, a directory
+        raise ValueError(f"Could not read {shown}: {error.strerror or error}. Check the path and try again.") from None
 
 
 def _save(path: Path, data: bytes) -> None:

@@ -31,6 +31,24 @@ def same_origin(url: str, base: str) -> bool:
     )
 
 
+def clean_url(url: str) -> bool:
+    """Does `url` parse one way only? An http(s) URL with a host, and no backslash, whitespace, control character
+    or user name: parsers disagree about such URLs (which host a backslash ends), so they are refused, not guessed."""
+    if not url.isascii() or any(c in url for c in "\\ \t\r\n") or any(ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
+
+
+def unparseable(name: str, source: str) -> BadInput:
+    return BadInput(f"{source} gave a link to `{name}` that does not parse cleanly, so I did not open it. "
+                    "Upload the image again.")
+
+
 def host_of(url: str) -> str:
     return urlsplit(url).hostname or url
 
@@ -58,6 +76,8 @@ async def fetch(
     """GET `url`, following at most `max_hops` redirects (each hop's headers from `headers_for`), and read a 200's
     body up to `cap` bytes. BadInput names `name` and `source` ("Slack", "Discord") when it cannot."""
     for _ in range(max_hops + 1):
+        if not clean_url(url):
+            raise unparseable(name, source)
         headers = dict(headers_for(url)) if headers_for else {}
         async with session.get(url, headers=headers, allow_redirects=False) as response:
             if max_hops and response.status in REDIRECTS and response.headers.get("Location"):

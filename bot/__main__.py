@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(settings, platforms, offline=args.offline, out_dir=args.out, http=args.http))
     except KeyboardInterrupt:
         return 130
+    except SettingsError as exc:  # found only once starting (the database cannot be opened): said as at start
+        print(exc, file=sys.stderr)
+        return 2
     except Exception as exc:  # the failing adapter logged its traceback; end with one clear line and status 1
         logging.getLogger("bot").error("stopped: %s: %s", type(exc).__name__, exc)
         return 1

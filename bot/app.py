@@ -7,6 +7,7 @@ in reverse order whatever happens.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import signal
 import sys
@@ -14,12 +15,15 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from adapters.discord.config import DiscordConfig
 from adapters.slack.config import SlackConfig
 from bot import health
 from bot.metrics import Metrics
 from bot.offline import GeminiStandIn
 from bot.settings import Settings, SettingsError
+from core import images
 from core.budget import Accountant, Limits
 from core.costs import Prices
 from core.discovery import discover
@@ -27,7 +31,7 @@ from core.engine import Engine, EngineConfig
 from core.model import GeminiConfig, GeminiModel
 from core.observe import Observer
 from core.policy import Policy
-from core.store import Store
+from core.store import STORE_ERRORS, Store, database_url, describe
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,37 @@ def gemini_config(settings: Settings, base_url: str | None, api_key: str | None,
     )
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def _freed_memory_goes_back() -> None:
+    """glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which blocks that size
+    come from per-thread heaps that seldom shrink: a fixed 1 MiB threshold keeps every image-sized buffer mapped, so
+    freeing it returns it to the system. Not glibc (musl, macOS): nothing to do."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        log.debug("not glibc: the allocator's thresholds are left as they are")
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store at BOT_DATABASE_URL or BOT_DB_PATH; SettingsError naming the database and the setting when it
+    cannot be opened."""
+    try:
+        return await Store.open(settings.database)
+    except STORE_ERRORS + (SQLAlchemyError, RuntimeError) as error:  # SQLAlchemyError: a file that is no database
+        if settings.database_url:
+            raise SettingsError([
+                f"could not open the database {describe(database_url(settings.database_url))} (BOT_DATABASE_URL): "
+                f"{error}. Check that the server is up and reachable, and the user, password and database name"
+            ]) from error
+        raise SettingsError([
+            f"could not open the database {settings.db_path} (BOT_DB_PATH): {error}. Check that the folder exists "
+            "and is writable, the disk is not full, and no other program holds the file; or set BOT_DB_PATH to "
+            "another file"
+        ]) from error
+
+
 async def build_engine(
     settings: Settings, stack: AsyncExitStack, *, offline: bool, observer: Observer | None = None
 ) -> Engine:
@@ -59,7 +94,9 @@ async def build_engine(
         base_url, api_key = await stand_in.start(), "offline"
         stack.push_async_callback(stand_in.stop)
         log.info("offline: Gemini is the built-in stand-in at %s", base_url)
-    store = await Store.open(settings.database)
+    images.configure_memory()
+    _freed_memory_goes_back()
+    store = await open_store(settings)
     stack.push_async_callback(store.close)
     model = GeminiModel(gemini_config(settings, base_url, api_key, offline=offline))
     stack.push_async_callback(model.aclose)

@@ -67,8 +67,7 @@ class Accountant:
         every process. Record the turn's usage inside the block: the hold is dropped only after the real cost is
         counted.
         """
-        limits = self.limits
-        if limits.user_daily_images is None and limits.space_daily_usd is None and limits.space_monthly_usd is None:
+        if not self._limited():
             yield  # nothing to hold against: no database round trip
             return
         estimate = self.prices.estimate(model, size, inputs, searching)
@@ -81,6 +80,24 @@ class Accountant:
             yield
         finally:
             await asyncio.shield(self._store.release(taken))
+
+    async def check(
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool
+    ) -> None:
+        """Raise LimitReached when a request like this would be refused now: asked before anything is downloaded
+        or decoded for it (`reserve` asks again, holding the estimate, when the request runs)."""
+        if not self._limited():
+            return
+        estimate = self.prices.estimate(model, size, inputs)
+        now = self.clock()
+        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now))
+        if refusal := self._refusal(await self._store.totals(hold), estimate, exempt, now):
+            raise refusal
+
+    def _limited(self) -> bool:
+        limits = self.limits
+        return not (limits.user_daily_images is None and limits.space_daily_usd is None
+                    and limits.space_monthly_usd is None)
 
     def _refusal(self, totals: Totals, estimate: float, exempt: bool, now: float) -> LimitReached | None:
         limits = self.limits

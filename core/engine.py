@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from core import catalogue, images, options, turns
+from core.backlog import STORE_ERRORS, Backlog
 from core.budget import Accountant, Limits, month_start, usage_report
 from core.controls import Controls
 from core.costs import Prices
@@ -45,6 +46,7 @@ from core.events import (
     ShowThoughts,
     ShowUsage,
     StartThread,
+    StoreUnavailable,
     ThreadKey,
     User,
 )
@@ -53,6 +55,7 @@ from core.history import for_model
 from core.lineup import Lineup
 from core.listing import model_lines
 from core.observe import Observer
+from core.pixels import DEFAULT_BUDGET, PixelBudget
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
@@ -68,6 +71,14 @@ RAW_BUDGET = 14 * MiB
 INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
 PAUSE_POLL_S = 0.5
+INTERRUPTED_BY_CRASH = (
+    "This request was interrupted: the bot stopped unexpectedly before the image was finished. Press Try again, "
+    "or send it again."
+)
+STORE_FAILED = (
+    "The bot's database could not be read or written just now (busy, or its disk is full), so nothing was sent to "
+    "Gemini. Try again in a minute; if it keeps happening, tell the operator."
+)
 UPSCALE_PROMPT = (
     "Render exactly the same image again at a higher resolution. Change nothing: same composition, subjects, "
     "colours, style and text."
@@ -85,6 +96,8 @@ class EngineConfig:
     quota_attempts: int = 4  # a 429 pauses the whole queue, then the request goes again, this many times in all
     quota_delay_s: float = 2.0  # the first pause when Gemini gives no Retry-After; doubled each time, at most 60 s
     search_enabled: bool = True  # BOT_SEARCH=off: --search is refused, and settings cannot turn it on
+    pixel_budget: int = DEFAULT_BUDGET  # image pixels decoded at once across all requests (core.pixels)
+    store_retry_s: float = 1.0  # the first wait before a write the store refused is tried again (core.backlog)
 
 
 class Engine:
@@ -109,6 +122,8 @@ class Engine:
         self.lineup = lineup or Lineup(config.default_model)  # what runs now: discovery and 404s narrow it
         self.queue = FairQueue(config.max_concurrency, config.max_waiting)
         self.controls = Controls(store, self.lineup, self.policy, search_enabled=config.search_enabled)
+        self.pixels = PixelBudget(config.pixel_budget)
+        self.backlog = Backlog(config.store_retry_s)  # writes the store refused (locked, disk full), retried
         self._locks: dict[ThreadKey, tuple[asyncio.Lock, list[int]]] = {}
         self._calls: set[asyncio.Task[Generation]] = set()
         self._active = 0
@@ -164,6 +179,9 @@ class Engine:
                     raise TypeError(f"unknown event {event!r}")
         except Failure as failure:
             reply = Reply(key=key, failure=failure)
+        except STORE_ERRORS as error:  # before Gemini was asked: nothing was spent; the user may simply retry
+            log.error("the store failed: %s", error)
+            reply = Reply(key=key, failure=StoreUnavailable(STORE_FAILED))
         finally:
             self._active -= 1
             if self._active == 0:
@@ -187,6 +205,7 @@ class Engine:
             for call in list(self._calls):
                 call.cancel()
             await self._idle.wait()
+        await self.backlog.close()
 
     def stats(self) -> dict[str, object]:
         """For the health endpoint: queue depth, calls in flight, failures by kind in the last hour."""
@@ -196,6 +215,7 @@ class Engine:
             "in_flight": self.queue.in_flight,
             "active_requests": self._active,
             "closing": self._closing,
+            "store_backlog": self.backlog.pending,
             "failures_last_hour": dict(Counter(kind for at, kind in self._failures if at >= since)),
         }
 
@@ -205,6 +225,10 @@ class Engine:
             return True
         self.observer.deduplicated(kind)
         return False
+
+    async def unclaim(self, kind: str, name: str) -> None:
+        """Give a claim back (what claimed it turned out not to be the event: a forged copy)."""
+        await self._store.unclaim(kind, name)
 
     def cancel(self, ticket: str) -> bool:
         """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
@@ -251,11 +275,39 @@ class Engine:
             allowed = turns.may_delete(info, replace(user, is_admin=True), configured_admin=configured)
         return Permission(allowed, info.user_id if info is not None else None)
 
-    def withdraw(self, ticket: str, user: User, requester_id: str) -> Withdrawal:
-        """The requester's Cancel: withdraw a request still waiting in line."""
-        if not turns.may_cancel(requester_id, user):
+    def withdraw(self, ticket: str, user: User, platform: str) -> Withdrawal:
+        """The requester's Cancel: withdraw a request still waiting in line. Who asked is the queue's own record of
+        the ticket, never what the button says."""
+        owner = self.queue.owner(ticket)
+        if owner is None:
+            return Withdrawal.STARTED
+        where, _, requester_id = owner.partition(":")
+        if where != platform or not turns.may_cancel(requester_id, user):
             return Withdrawal.NOT_YOURS
         return Withdrawal.CANCELLED if self.cancel(ticket) else Withdrawal.STARTED
+
+    async def take_interrupted(self, platform: str) -> list[tuple[TurnInfo, Reply]]:
+        """The turns of `platform` that the last process left unanswered (killed mid-turn), once each: a Reply
+        saying so, with its Try again, for the adapter to post where it had said it was working."""
+        replies, kept = [], []
+        for turn_id in self._store.interrupted:
+            info = await self._store.turn_info(turn_id)
+            if info is None:
+                continue
+            if info.key.platform != platform:
+                kept.append(turn_id)
+                continue
+            failure = Interrupted(INTERRUPTED_BY_CRASH)
+            replies.append((info, Reply(key=info.key, turn_id=turn_id, options=info.options, failure=failure)))
+        self._store.interrupted = kept
+        return replies
+
+    async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
+        """The files a result was uploaded as, kept for Delete (a button's value names only the turn)."""
+        await self.backlog.write(f"files of turn {turn_id}", partial(self._store.record_files, turn_id, file_ids))
+
+    async def turn_files(self, turn_id: int) -> list[str]:
+        return await self._store.turn_files(turn_id)
 
     # events ------------------------------------------------------------------------------------------
 
@@ -267,6 +319,7 @@ class Engine:
             )
         chosen, notice = self.lineup.check(await self.controls.starting(event.key, event.options))
         chosen = self.controls.allowed(chosen)
+        await self._admit(event.key, event.user, chosen, len(event.images))
         turn = await self.controls.turn(event.key, event.prompt, chosen, edit=bool(event.images), restyle=True)
         message = await self._message(turn.text, event.images, chosen)
         async with self._thread_lock(event.key):
@@ -283,6 +336,7 @@ class Engine:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
             chosen = self.controls.allowed(chosen)
+            await self._admit(event.key, event.user, chosen, len(event.images))
             turn = await self.controls.turn(event.key, event.text, chosen, edit=True,
                                             restyle=event.options.style is not None)
             message = await self._message(turn.text, event.images, chosen)
@@ -329,14 +383,39 @@ class Engine:
         report = await usage_report(self._store, self.accountant, event.key, event.user, admin)
         return Reply(key=event.key, notices=tuple(report.lines()))
 
+    async def admit(self, event: Event) -> Failure | None:
+        """Why `event` would be refused before its images are downloaded (an allow-list, a limit, a spent budget);
+        None when it may go on. Adapters ask this before fetching a byte; `handle` asks again."""
+        key, user = getattr(event, "key", None), getattr(event, "user", None)
+        if key is None or user is None:
+            return None
+        if refusal := self.policy.refusal(key):
+            return Forbidden(refusal)
+        if busy := self.queue.busy():
+            return busy
+        try:
+            base = await self.thread_options(key) if isinstance(event, NextTurn) else None
+            chosen, _ = self.lineup.check(getattr(event, "options", Options()).over(base or Options()))
+            await self._admit(key, user, chosen, len(getattr(event, "images", ())))
+        except Failure as failure:
+            return failure
+        return None
+
+    async def _admit(self, key: ThreadKey, user: User, chosen: Options, inputs: int) -> None:
+        assert chosen.model is not None
+        exempt = self.policy.is_admin(key.platform, user)
+        await self.accountant.check(key, user, chosen.model, chosen.image_size, inputs, exempt)
+
     # the turn itself ---------------------------------------------------------------------------------
 
     async def _message(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options) -> Content:
-        """The user's turn as Gemini Content, images validated and shrunk off the event loop."""
+        """The user's turn as Gemini Content, images validated and shrunk off the event loop, each decoded only
+        when the pixel budget has room for it."""
         assert chosen.model is not None
         spec = self.lineup.info(chosen.model)
         options.check_inputs(len(inputs), spec)
-        prepared = await asyncio.to_thread(_prepare_all, inputs, spec.max_input_edge)
+        each = INPUT_BUDGET // max(1, len(inputs))
+        prepared = [await self._prepare(image, spec.max_input_edge, each) for image in inputs]
         parts: list[dict] = [{"text": text.strip()}] if text.strip() else []
         parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
         return {"role": "user", "parts": parts}
@@ -362,17 +441,21 @@ class Engine:
                                        previous, load_history=window if previous is not None else None,
                                        search=chosen.searching, thinking_level=chosen.think,
                                        include_thoughts=bool(chosen.thoughts), system_instruction=guidance)
-                result = await self._generate(call, f"{thread.key.platform}:{user.id}", request)
-                await self._store.complete_turn(turn_id, result.content, result.interaction_id)
-                await self._record(thread.key, user, chosen, result)
+                result = await self._generate(call, turns.owner(thread.key.platform, user.id), request)
+                # paid for: the user gets it even when the store cannot write now (kept and retried)
+                complete = partial(self._store.complete_turn, turn_id, result.content, result.interaction_id)
+                await self.backlog.write(f"turn {turn_id}", complete)
+                record = partial(self._record, thread.key, user, chosen, result, self.accountant.clock())
+                await self.backlog.write(f"usage of turn {turn_id}", record)
         except Failure as failure:
-            await self._store.fail_turn(turn_id, failure.kind)
+            failed = partial(self._store.fail_turn, turn_id, failure.kind)
+            await self.backlog.write(f"failure of turn {turn_id}", failed)
             if isinstance(failure, ModelGone):
                 failure = await self._model_gone(thread, chosen, failure)
             return replace(reply, failure=failure)
         except Exception:
             log.exception("turn %s failed unexpectedly", turn_id)
-            await self._store.fail_turn(turn_id, "internal")
+            await self.backlog.write(f"failure of turn {turn_id}", partial(self._store.fail_turn, turn_id, "internal"))
             return replace(reply, failure=ModelUnavailable("Something broke on the bot's side; try again."))
         notices = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
@@ -381,10 +464,10 @@ class Engine:
                        thoughts=result.thoughts if chosen.thoughts else (),
                        thought_images=result.thought_images if chosen.thoughts else ())
 
-    async def _record(self, key: ThreadKey, user: User, chosen: Options, result: Generation) -> None:
+    async def _record(self, key: ThreadKey, user: User, chosen: Options, result: Generation, now: float) -> None:
         """The turn's usage and cost: tokens, and search queries past Google's free monthly allowance."""
         assert chosen.model is not None
-        prices, now = self.accountant.prices, self.accountant.clock()
+        prices = self.accountant.prices
         cost = prices.cost(chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
                            result.thought_tokens)
         queries = result.grounding.billed_queries if result.grounding else 0
@@ -467,6 +550,11 @@ class Engine:
             self.queue.pause(left)
             await asyncio.sleep(left)
 
+    async def _prepare(self, image: ImageInput, max_edge: int, max_bytes: int) -> tuple[bytes, str]:
+        pixels = await asyncio.to_thread(images.decoded_pixels, image.data, image.name, max_edge)
+        async with self.pixels.hold(pixels):
+            return await asyncio.to_thread(images.prepare, image.data, image.name, max_edge, max_bytes)
+
     @asynccontextmanager
     async def _thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
         """One turn at a time per thread: in this process an asyncio lock, across processes the store's lease."""
@@ -490,11 +578,6 @@ class _Request:
 def _told(reply: Reply, notice: str | None) -> Reply:
     """The reply with the notice naming the model that actually ran, ahead of any other notice."""
     return replace(reply, notices=(notice, *reply.notices)) if notice else reply
-
-
-def _prepare_all(inputs: tuple[ImageInput, ...], max_edge: int) -> list[tuple[bytes, str]]:
-    each = INPUT_BUDGET // max(1, len(inputs))
-    return [images.prepare(image.data, image.name, max_edge, each) for image in inputs]
 
 
 def _content_size(content: Content) -> int:

@@ -354,6 +354,12 @@ class LimitReached(Failure):
     kind = "limit"
 
 
+class StoreUnavailable(Failure):
+    """The bot's own database failed (locked past its busy timeout, disk full) before anything was spent."""
+
+    kind = "store"
+
+
 class Forbidden(Failure):
     kind = "forbidden"
 

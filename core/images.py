@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 import logging
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from core import bigpng
 from core.events import BadInput
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,21 @@ def _describe_non_image(data: bytes) -> str:
         return "not an image"
 
 
+PILLOW_BLOCK_BYTES = 64 * 2**20  # above glibc's largest mmap threshold (32 MiB): freed pixels go back to the system
+
+
+def configure_memory() -> None:
+    """Pillow allocates pixels in blocks (16 MiB by default); glibc then serves blocks that size from its heaps after
+    the first is freed, and a heap seldom shrinks: one 49-megapixel decode per worker thread stayed resident (862 MiB
+    after eight requests). Blocks larger than glibc's largest mmap threshold are always mapped, and unmapped when freed.
+    Called once by the composition root."""
+    Image.core.set_block_size(PILLOW_BLOCK_BYTES)
+
+
+def unreadable(name: str, why: str = "damaged or truncated file") -> BadInput:
+    return BadInput(f"`{name}` could not be read as an image ({why}). Export it again as PNG or JPEG and resend it.")
+
+
 def _open(data: bytes, name: str) -> Image.Image:
     if not data:
         raise BadInput(f"`{name}` is empty (0 bytes). Attach the image file again.")
@@ -100,25 +116,75 @@ def _open(data: bytes, name: str) -> Image.Image:
         image = Image.open(io.BytesIO(data), formats=[fmt])  # header only; pixels are not decoded yet
     except Image.DecompressionBombError as exc:
         raise BadInput(f"`{name}` has too many pixels to process safely. Send an image under 50 megapixels.") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise BadInput(
-            f"`{name}` looks like {fmt} but could not be read (damaged file?). Try exporting it again."
-        ) from exc
+    except Exception as exc:  # a decoder fed hostile bytes may raise anything: each is "not readable"
+        raise unreadable(name, f"it looks like {fmt} but its header is damaged") from exc
     width, height = image.size
     if width * height > MAX_PIXELS or width <= 0 or height <= 0:
         raise BadInput(
-            f"`{name}` is {width}×{height} pixels, too many to process safely. Send an image under 50 megapixels."
+            f"`{name}` is {width}×{height}: too many pixels to process safely. Send an image under 50 megapixels."
         )
     return image
 
 
-def _decode(image: Image.Image, name: str) -> Image.Image:
+def _draft(image: Image.Image, max_edge: int) -> None:
+    """A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers `max_edge` (libjpeg's DCT scaling)."""
+    if image.format == "JPEG" and max(image.size) > max_edge:
+        image.draft(image.mode, (max_edge, max_edge))
+
+
+def decoded_pixels(data: bytes, name: str, max_edge: int) -> int:
+    """The pixels that `prepare` holds decoded at once, read from the header (after `draft`; a large PNG is shrunk
+    band by band): the pixel budget's charge. BadInput when the header alone shows the image cannot be used."""
+    with _open(data, name) as image:
+        _draft(image, max_edge)
+        width, height = image.size
+    factor = max(width, height) // max_edge
+    if factor >= 2 and bigpng.band_plan(data) is not None:
+        return 2 * bigpng.BAND_PIXELS + -(-width // factor) * -(-height // factor)
+    return width * height
+
+
+def _banded(data: bytes, name: str, size: tuple[int, int], max_edge: int) -> Image.Image | None:
+    """A large PNG reduced band by band (core.bigpng), or None when it is not of that kind or small enough."""
+    factor = max(size) // max_edge
+    if factor < 2:
+        return None
     try:
-        image.seek(0)  # an animation's first frame
+        return bigpng.shrink(data, factor)
+    except Exception as exc:  # damaged: a CRC, the compressed data, the size
+        raise unreadable(name) from exc
+
+
+def _deep(image: Image.Image) -> bool:
+    """16 bits a channel (or float): Gemini documents 8-bit images only."""
+    if image.mode.startswith("I") or image.mode == "F":
+        return True
+    tiles = getattr(image, "tile", None) or ()  # ImageFile's undecoded tiles: (codec, box, offset, rawmode)
+    return any("16" in str(tile[3]) for tile in tiles)
+
+
+def _decode(image: Image.Image, name: str) -> tuple[Image.Image, bool]:
+    """Every pixel decoded (an animation's first frame) and turned upright in place (no copy), and whether it was
+    turned: BadInput when any of it cannot be read."""
+    try:
+        image.seek(0)
         image.load()
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise BadInput(f"`{name}` could not be decoded (damaged or truncated file). Try exporting it again.") from exc
-    return ImageOps.exif_transpose(image)
+        turned = image.getexif().get(0x0112, 1) not in (1, None)
+        ImageOps.exif_transpose(image, in_place=True)
+        return image, turned
+    except Image.DecompressionBombError as exc:
+        raise BadInput(f"`{name}` has too many pixels to process safely. Send an image under 50 megapixels.") from exc
+    except Exception as exc:  # truncated, bit-flipped, bad CRC, bad EXIF: Pillow raises many kinds
+        raise unreadable(name) from exc
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A mode every encoder here writes and Gemini reads: RGB, RGBA, L or P (16-bit, CMYK and others converted)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if image.mode in ("RGB", "RGBA", "L", "P") and not (image.mode == "P" and "transparency" in image.info):
+        return image
+    return image.convert("RGBA" if _has_alpha(image) or "A" in image.getbands() else "RGB")
 
 
 def _encode(image: Image.Image, fmt: str, quality: int = 90, optimize: bool = False) -> bytes:
@@ -143,17 +209,27 @@ def _has_alpha(image: Image.Image) -> bool:
 def prepare(data: bytes, name: str, max_edge: int, max_bytes: int) -> tuple[bytes, str]:
     """Validate a user's image and make it what Gemini accepts: (bytes, mime type).
 
-    PNG, JPEG and WebP that need no rotation, are no larger than `max_edge` and fit `max_bytes` are passed
-    through as they are; anything else is decoded once, turned upright, shrunk and re-encoded.
+    Every image is decoded in full first, so a damaged one is refused here (never sent). A still 8-bit PNG, JPEG or
+    WebP that needs no rotation, is no larger than `max_edge` and fits `max_bytes` is then sent as it came; anything
+    else (animated, CMYK, 16-bit, GIF, BMP, TIFF, too large) is turned upright, shrunk and re-encoded.
     """
     image = _open(data, name)
-    fmt = image.format or sniff(data) or "PNG"
-    orientation = image.getexif().get(0x0112, 1) if fmt in ("JPEG", "TIFF", "WEBP", "PNG") else 1
-    if fmt in GEMINI_MIMES and max(image.size) <= max_edge and orientation in (1, None) and len(data) <= max_bytes:
+    fmt = image.format or "PNG"
+    still = getattr(image, "n_frames", 1) == 1
+    usual = image.mode in ("RGB", "RGBA", "L", "P") and not _deep(image)
+    size = image.size
+    banded = _banded(data, name, size, max_edge) if fmt == "PNG" else None
+    if banded is not None:
+        image.close()
+        image = banded
+    _draft(image, max_edge)
+    upright, turned = (banded, False) if banded is not None else _decode(image, name)
+    if fmt in GEMINI_MIMES and still and usual and not turned and max(size) <= max_edge and len(data) <= max_bytes:
         return data, GEMINI_MIMES[fmt]
-    image = _decode(image, name)
+    image = _eight_bit(upright)
     if max(image.size) > max_edge:
-        image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+        # reduce() by a whole factor first (cheap, no full-size intermediate), then Lanczos the last step
+        image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS, reducing_gap=1.0)
     out_fmt = "PNG" if _has_alpha(image) or fmt in ("PNG", "GIF", "BMP") else "JPEG"
     encoded = _encode(image, out_fmt)
     if len(encoded) > max_bytes:
@@ -169,7 +245,7 @@ def fit(data: bytes, max_bytes: int) -> tuple[bytes, str]:
     fmt = sniff(data)
     if len(data) <= max_bytes:
         return data, GEMINI_MIMES.get(fmt or "", "image/png")
-    image = _decode(_open(data, "image"), "image")
+    image, _ = _decode(_open(data, "image"), "image")
     if fmt == "PNG":
         lossless = _encode(image, "PNG", optimize=True)
         if len(lossless) <= max_bytes:

@@ -66,6 +66,8 @@ def parse_flags(text: str) -> tuple[str, Options]:
     ratio = size = model = None
     for match in _FLAG.finditer(text):
         name, value = match.group(2).lower(), match.group(3)
+        if value.startswith(("-", "—")):  # `--model --ar 16:9`: the next flag is not this one's value
+            raise _needs_value(name)
         if name in ("ar", "aspect", "aspect-ratio"):
             m = _RATIO.match(value)
             if not m:
@@ -78,9 +80,9 @@ def parse_flags(text: str) -> tuple[str, Options]:
         else:
             resolve_model(value)  # an unknown name is refused here; the engine resolves it against the lineup
             model = value.strip().lower()
-    dangling = re.search(r"(?:^|\s)--(ar|aspect|size|model)\s*$", text, re.IGNORECASE)
+    dangling = re.search(r"(?:^|\s)(?:--?|—)(ar|aspect|aspect-ratio|size|model|m)\s*$", text, re.IGNORECASE)
     if dangling:
-        raise UnsupportedOption(f"`--{dangling.group(1)}` needs a value, for example --ar 16:9 or --size 2K.")
+        raise _needs_value(dangling.group(1).lower())
     prompt = " ".join(_FLAG.sub(" ", text).split())
     return prompt, replace(controls, model=model, aspect_ratio=ratio, image_size=size)
 
@@ -122,3 +124,11 @@ def parse_controls(text: str) -> tuple[str, Options]:
     for pattern in (_WORD, _THOUGHTS, _SEARCH):
         text = pattern.sub(" ", text)
     return text, Options(**found)  # type: ignore[arg-type]
+
+
+_EXAMPLES = {"ar": "--ar 16:9", "size": "--size 2K", "model": "--model pro"}
+
+
+def _needs_value(name: str) -> UnsupportedOption:
+    flag = {"m": "model", "aspect": "ar", "aspect-ratio": "ar"}.get(name, name)
+    return UnsupportedOption(f"`--{flag}` needs a value, for example {_EXAMPLES[flag]}.")

@@ -67,6 +67,11 @@ class FairQueue:
             self._in_flight -= 1
             self._dispatch()
 
+    def owner(self, ticket: str) -> str | None:
+        """Whose request `ticket` is, while it waits in line; None once it has left (or was never there)."""
+        waiter = self._tickets.get(ticket)
+        return waiter.owner if waiter is not None and not waiter.granted.done() else None
+
     def cancel(self, ticket: str) -> bool:
         """Withdraw a waiting request; False when it is not waiting (already running, done or unknown)."""
         waiter = self._tickets.get(ticket)
@@ -86,9 +91,15 @@ class FairQueue:
     def _paused(self) -> bool:
         return self._clock() < self._paused_until
 
+    def busy(self) -> Busy | None:
+        """The refusal a new request would get now (the line is full), or None: asked before anything is posted."""
+        if self.waiting >= self.max_waiting:
+            return Busy(f"The bot is busy: {self.waiting} requests are already waiting. Try again in a minute.")
+        return None
+
     async def _wait(self, owner: str, ticket: str | None, notify: Notify | None, front: bool) -> None:
-        if self.waiting >= self.max_waiting and not front:
-            raise Busy(f"The bot is busy: {self.waiting} requests are already waiting. Try again in a minute.")
+        if not front and (refusal := self.busy()):
+            raise refusal
         waiter = _Waiter(owner, ticket, asyncio.get_running_loop().create_future(), notify)
         if front:
             self._owners.setdefault(owner, deque()).appendleft(waiter)

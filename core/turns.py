@@ -67,6 +67,11 @@ def may_delete(turn: TurnInfo | None, user: User, *, configured_admin: bool) -> 
     return (turn is not None and turn.user_id == user.id) or user.is_admin or configured_admin
 
 
+def owner(platform: str, user_id: str) -> str:
+    """Who a request in the queue belongs to: its fair share, and who may cancel it."""
+    return f"{platform}:{user_id}"
+
+
 def may_cancel(requester_id: str, user: User) -> bool:
     """Only the requester withdraws a waiting request: for anyone else it is someone else's turn in line."""
     return user.id == requester_id

@@ -19,6 +19,7 @@ from adapters.discord.context import FlowContext
 from adapters.discord.interactions import InteractionFlows
 from adapters.discord.io import Downloader
 from adapters.discord.messages import MessageFlows
+from adapters.discord.recovery import tell_interrupted
 from adapters.discord.views import CancelButton, ResultButton
 from core.engine import Engine
 from core.inflight import InFlight
@@ -61,8 +62,14 @@ class DiscordBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("discord: logged in as %s in %d guilds", self.user, len(self.guilds))
+        self.work.spawn(self._tell_interrupted())  # each turn a crash cut off, once (on_ready repeats on reconnects)
         if self.ready_event is not None:
             self.ready_event.set()
+
+    async def _tell_interrupted(self) -> None:
+        told = await tell_interrupted(self, self.engine)
+        if told:
+            log.info("discord: told %d users that a crash interrupted their request", told)
 
     async def on_message(self, message: discord.Message) -> None:
         await self.messages.on_message(message)

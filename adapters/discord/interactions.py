@@ -72,6 +72,11 @@ class InteractionFlows:
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
+        user = user_of(interaction.user, interaction.permissions)
+        probe = StartThread(thread_key(interaction.guild_id, interaction.channel_id or 0, 0), user, text, (), options)
+        if images and (refusal := await self.engine.admit(probe)):  # said before any attachment is downloaded
+            await interaction.response.send_message(failure_text(refusal), ephemeral=True)
+            return
         callback = await interaction.response.defer(thinking=True)
         message_id = (callback and callback.message_id) or (await interaction.original_response()).id
         channel = interaction.channel
@@ -85,7 +90,6 @@ class InteractionFlows:
         except BadInput as problem:
             await refuse_public(interaction, failure_text(problem))
             return
-        user = user_of(interaction.user, interaction.permissions)
         reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
         if reply.failure is not None:
             await refuse_public(interaction, failure_text(reply.failure), retry_view(reply))
@@ -167,7 +171,7 @@ class InteractionFlows:
             await self._cancel(interaction, owner_id, ticket)
 
     async def _cancel(self, interaction: discord.Interaction, owner_id: int, ticket: str) -> None:
-        outcome = self.engine.withdraw(ticket, user_of(interaction.user), str(owner_id))
+        outcome = self.engine.withdraw(ticket, user_of(interaction.user), PLATFORM)
         if outcome is Withdrawal.NOT_YOURS:
             await interaction.response.send_message(
                 f"🔒 Only <@{owner_id}>, who asked for it, can cancel this request.", ephemeral=True

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -22,8 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SlackConfig
 from adapters.slack.files import Downloader
+from adapters.slack.guard import GuardedApp
 from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
+from adapters.slack.recovery import tell_interrupted
 from adapters.slack.translate import (
     COMMAND,
     MODELS_COMMAND,
@@ -41,6 +43,7 @@ from adapters.slack.translate import (
 )
 from core.engine import Engine
 from core.events import (
+    Busy,
     ChangeSetting,
     Failure,
     ListModels,
@@ -88,7 +91,9 @@ class SlackBot:
         client = client or make_client(config, self._session)
         files = Downloader(config.bot_token, config.api_url)
         self.io = SlackIO(client, engine, files, config.shutdown_grace_s)
-        self.app = AsyncApp(name="gemini-image-bot", client=client, signing_secret=config.signing_secret)
+        self.app = GuardedApp(
+            name="gemini-image-bot", client=client, signing_secret=config.signing_secret, claim=engine
+        )
         self.app.command(COMMAND)(self.on_imagine)
         self.app.command(USAGE_COMMAND)(self.on_usage)
         self.app.command(MODELS_COMMAND)(self.on_models)
@@ -118,7 +123,7 @@ class SlackBot:
             prompt, options = parse_flags(command.get("text") or "")
             chosen = self.engine.check_options(options)
         except UnsupportedOption as problem:
-            await ack(text=f":warning: {problem.message}\n{USAGE}", response_type="ephemeral")
+            await ack(text=f"{failure_text(None, problem)}\n{USAGE}", response_type="ephemeral")
             return
         if not prompt:
             await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
@@ -137,6 +142,10 @@ class SlackBot:
         self, team: str, channel: str, user: User, prompt: str, options: Options, chosen: Options,
         respond: AsyncRespond,
     ) -> None:
+        # A refusal (busy, a limit) is told privately, leaving no root message in the channel for nothing.
+        if refusal := await self.engine.admit(StartThread(thread_key(team, channel, ""), user, prompt, (), options)):
+            await respond(text=failure_text(None, refusal), response_type="ephemeral", replace_original=False)
+            return
         try:
             root = await self.io.client.chat_postMessage(channel=channel, text=root_text(prompt, user.id, chosen))
         except SLACK_ERRORS as error:
@@ -144,7 +153,12 @@ class SlackBot:
             await respond(text=f":warning: {explain(error)}", response_type="ephemeral", replace_original=False)
             return
         key = thread_key(team, channel, root["ts"])
-        await self.io.turn(channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options))
+        reply = await self.io.turn(
+            channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options), quiet=(Busy,)
+        )
+        if reply is not None and isinstance(reply.failure, Busy):  # the line filled up since: no root left behind
+            await self.io.remove(channel, root["ts"])
+            await respond(text=failure_text(None, reply.failure), response_type="ephemeral", replace_original=False)
 
     # ---- /usage and /models: reports answered privately
 
@@ -277,6 +291,7 @@ async def run(engine: Engine, config: SlackConfig, *, http: bool = False, host: 
     if not (config.app_token and not http) and not config.signing_secret:
         raise ValueError("Slack HTTP mode needs a signing secret (SlackConfig.signing_secret)")
     bot = SlackBot(engine, config)
+    bot.io.spawn(tell_interrupted(bot.io), None, None, "")  # turns a crash cut off: their users are told
     try:
         if config.app_token and not http:
             await _socket_mode(bot, config.app_token)

@@ -8,7 +8,7 @@ import logging
 
 import aiohttp
 
-from adapters.http import fetch, host_of
+from adapters.http import clean_url, fetch, host_of, unparseable
 from adapters.slack.translate import FileRef, looks_like_html, token_allowed
 from core.events import BadInput, Forbidden, ImageInput
 from core.images import MAX_INPUT_BYTES, check_declared, sniff
@@ -48,6 +48,8 @@ class Downloader:
                        cap=self._max)
         if not ref.url:
             raise BadInput(f"Slack did not give me a link to `{name}`. Post the image again.")
+        if not clean_url(ref.url):
+            raise unparseable(name, "Slack")
         if not self.allowed(ref.url):
             raise Forbidden(
                 f"`{name}` is stored on {host_of(ref.url)}, outside Slack, so I did not download it: I only send my "

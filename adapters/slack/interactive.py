@@ -24,7 +24,6 @@ from adapters.slack.translate import (
     REFINE_VIEW,
     UPSCALE_ACTION_PATTERN,
     edit_metadata,
-    file_refs,
     image_refs,
     modal_prompt,
     parse_edit_metadata,
@@ -206,10 +205,8 @@ class Interactive:
             who = f"<@{requester}>, who asked for it," if requester else "the person who asked for it"
             await self.io.ephemeral(channel, user_id, thread_ts, f"Only {who} or a workspace admin can delete this.")
             return
-        # The images are on the pressed message (older results named them in the button's value).
-        on_message = file_refs((body.get("message") or {}).get("files"))
-        file_ids = parsed[1].split(",") if parsed[1] else [ref.id for ref in on_message]
-        for file_id in filter(None, file_ids):
+        # Only the files the bot recorded for that turn: never ids named in the value or in the payload's message.
+        for file_id in await self.engine.turn_files(parsed[0]):
             try:
                 await self.io.client.files_delete(file=file_id)
             except SlackApiError as error:
@@ -236,9 +233,9 @@ class Interactive:
         parsed = parse_cancel_value(action.get("value"))
         if channel is None or parsed is None:
             return
-        ticket, requester = parsed
-        outcome = self.engine.withdraw(ticket, User(user_id), requester)
+        ticket, _ = parsed  # the value's requester is not trusted: the engine asks its queue's own record
+        outcome = self.engine.withdraw(ticket, User(user_id), PLATFORM)
         if outcome is Withdrawal.NOT_YOURS:
-            await self.io.ephemeral(channel, user_id, thread_ts, ONLY_REQUESTER.format(requester=requester))
+            await self.io.ephemeral(channel, user_id, thread_ts, ONLY_REQUESTER)
         elif outcome is Withdrawal.STARTED:
             await self.io.ephemeral(channel, user_id, thread_ts, ALREADY_STARTED)

@@ -59,12 +59,12 @@ class SlackIO:
         """Count the running listener (Bolt runs each in its own task) as work in flight for `drain`/`aclose`."""
         self.work.track()
 
-    def spawn(self, work: Coroutine[Any, Any, None], channel: str | None, thread_ts: str | None, user: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, object], channel: str | None, thread_ts: str | None, user: str) -> None:
         """Run `work` after the ack; whatever escapes it is logged and the user is told, never swallowed."""
         self.work.spawn(self._guard(work, channel, thread_ts, user))
 
     async def _guard(
-        self, work: Coroutine[Any, Any, None], channel: str | None, thread_ts: str | None, user: str
+        self, work: Coroutine[Any, Any, object], channel: str | None, thread_ts: str | None, user: str
     ) -> None:
         try:
             await work
@@ -87,20 +87,33 @@ class SlackIO:
     # ---- one turn, from download to delivery
 
     async def turn(
-        self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None
-    ) -> None:
-        """Download, ask the engine, deliver; the status follows along. The ticket (unique per request, so one
-        Cancel button can never withdraw another request) lets the requester cancel while it waits."""
+        self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None,
+        *, quiet: tuple[type[Failure], ...] = (),
+    ) -> Reply | None:
+        """Check, download, ask the engine, deliver; the status follows along. The ticket (unique per request, so one
+        Cancel button can never withdraw another request) lets the requester cancel while it waits. A refusal of a
+        `quiet` kind is not posted: the caller answers it (and gets the reply; None when refused before the engine).
+        """
         ticket = uuid.uuid4().hex
         status = Status(self.client, channel, thread_ts, user_id, ticket, self.progress_budget)
         status.begin()
         try:
+            if refs and (refusal := await self.engine.admit(make(()))):
+                raise refusal  # an allow-list, a limit, a spent budget: said before a byte is downloaded
             images = tuple(await asyncio.gather(*(self.download(ref) for ref in refs or ())))
         except Failure as failure:
             await status.finish(failure_text(user_id, failure))
-            return
+            return None
+        except SLACK_ERRORS as error:  # the file host dropped the connection or timed out: the hourglass goes too
+            await status.finish(f":warning: <@{user_id}> Downloading the image from Slack failed "
+                                f"({type(error).__name__}). Post it again.")
+            return None
         reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket)
+        if reply.failure is not None and isinstance(reply.failure, quiet):
+            await status.remove()
+            return reply
         await self.deliver(reply, channel, thread_ts, user_id, status)
+        return reply
 
     async def download(self, ref: FileRef) -> ImageInput:
         if ref.url is None and ref.id:  # payloads may hide a file's fields; files.info has them
@@ -132,7 +145,7 @@ class SlackIO:
         ]
         try:
             # blocks without initial_comment: Slack ignores blocks when a comment is given
-            await self.client.files_upload_v2(
+            uploaded = await self.client.files_upload_v2(
                 channel=channel, thread_ts=thread_ts, file_uploads=uploads, blocks=json.dumps(blocks)
             )
         except SLACK_ERRORS as error:
@@ -141,6 +154,9 @@ class SlackIO:
                 f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
             )
             return
+        if reply.turn_id is not None:  # what Delete may remove: these files, whatever a button value says
+            ids = [f["id"] for f in uploaded.get("files") or () if isinstance(f, dict) and f.get("id")]
+            await self.engine.record_files(reply.turn_id, ids)
         await status.remove()
         if reply.thoughts or reply.thought_images:
             await self._thoughts(reply, channel, thread_ts)
@@ -199,6 +215,12 @@ class SlackIO:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
         except SLACK_ERRORS as error:
             log.error("could not post in %s (thread %s): %s", channel, thread_ts, error)
+
+    async def remove(self, channel: str, ts: str) -> None:
+        try:
+            await self.client.chat_delete(channel=channel, ts=ts)
+        except SLACK_ERRORS as error:
+            log.warning("could not remove %s in %s: %s", ts, channel, error)
 
     async def ephemeral(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         try:

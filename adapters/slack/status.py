@@ -25,7 +25,7 @@ SLACK_ERRORS = (SlackClientError, ClientError, TimeoutError)  # an API refusal, 
 WORKING = "hourglass_flowing_sand"
 ACTION_CANCEL = "imagine_cancel"
 QUEUE_BLOCK = "imagine_queue"
-ONLY_REQUESTER = "Only the requester (<@{requester}>) can cancel this request."
+ONLY_REQUESTER = "Only the person who asked for this request can cancel it."
 ALREADY_STARTED = "That request has already started (or finished), so it can no longer be cancelled."
 
 

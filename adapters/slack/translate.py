@@ -120,12 +120,13 @@ def looks_like_html(data: bytes, content_type: str = "") -> bool:
 
 def root_text(prompt: str, user_id: str, options: Options) -> str:
     """The channel message a /imagine thread hangs from: the prompt, who asked, and with what."""
-    return f"*{escape(prompt)}*\n<@{user_id}> · {options.describe()}\n_Reply in this thread to refine the image._"
+    described = escape(options.describe())
+    return f"*{escape(prompt)}*\n<@{user_id}> · {described}\n_Reply in this thread to refine the image._"
 
 
 def failure_text(user_id: str | None, failure: Failure) -> str:
     who = f"<@{user_id}> " if user_id else ""
-    return f":warning: {who}{failure.message}"
+    return f":warning: {who}{escape(failure.message)}"  # it may quote what the user typed: `<!channel>` stays text
 
 
 def failure_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
@@ -158,7 +159,7 @@ def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[st
     if reply.text:
         lines.append(escape(reply.text.strip()))
     lines += [escape(n) for n in reply.notices]
-    summary = reply.options.describe() + (f" · for <@{user_id}>" if user_id else "")
+    summary = escape(reply.options.describe()) + (f" · for <@{user_id}>" if user_id else "")
     text = "\n".join([*lines, summary])
     blocks: list[dict[str, Any]] = []
     if lines:

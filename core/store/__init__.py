@@ -4,6 +4,7 @@ and the state several bot processes share (claims, leases, reservations, the fle
 SQLite (the embedded default) and PostgreSQL (several processes) run the same SQL through SQLAlchemy Core.
 """
 
+from core.store.base import STORE_ERRORS
 from core.store.database import DatabaseUrlError, database_url, describe
 from core.store.records import (
     CONTROLS,
@@ -22,6 +23,6 @@ from core.store.shared import LeaseTimeout
 from core.store.store import Store
 
 __all__ = [
-    "CONTROLS", "MIGRATIONS", "Content", "DatabaseUrlError", "Hold", "LeaseTimeout", "Store", "ThreadRecord", "Totals",
-    "TurnRecord", "Usage", "database_url", "dehydrate", "describe", "hydrate", "lock_name",
+    "CONTROLS", "MIGRATIONS", "STORE_ERRORS", "Content", "DatabaseUrlError", "Hold", "LeaseTimeout", "Store",
+    "ThreadRecord", "Totals", "TurnRecord", "Usage", "database_url", "dehydrate", "describe", "hydrate", "lock_name",
 ]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+# What a store call raises when the database cannot serve it now (locked past the busy timeout, disk full, server
+# away, no connection free): the engine keeps a paid-for result's writes and retries them (core.backlog).
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlite3.Error, OSError, exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
+)
 
 
 class StoreBase:

@@ -172,6 +172,19 @@ class Conversations(StoreBase):
         )
         return hydrate(rows[0][0], {r[1]: r[2] for r in rows if r[1] is not None}) if rows else None
 
+    async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
+        """The platform's ids of the files a turn's result was uploaded as (Delete removes these, and only these)."""
+        if file_ids:
+            await self._run(
+                "INSERT INTO turn_files (turn_id, file_id, position) VALUES (:turn, :file, :at) ON CONFLICT DO NOTHING",
+                [{"turn": turn_id, "file": file_id, "at": n} for n, file_id in enumerate(file_ids)],
+            )
+
+    async def turn_files(self, turn_id: int) -> list[str]:
+        rows = await self._rows("SELECT file_id FROM turn_files WHERE turn_id=:turn ORDER BY position, file_id",
+                                {"turn": turn_id})
+        return [row[0] for row in rows]
+
     async def forget(self, thread_id: int) -> int:
         """Delete the thread's turns and any image no other turn uses; the number of turns removed."""
         async with self._engine.begin() as conn:
@@ -179,15 +192,25 @@ class Conversations(StoreBase):
             await conn.execute(text("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM turn_blobs)"))
         return removed
 
-    async def _interrupted_turns_failed(self, now: float) -> int:
-        """A pending turn whose thread no live process holds was cut off by a crash or restart; its request
-        stays for a reroll. (With several processes, another one's turn in progress is left alone.)"""
-        return await self._run(
-            "UPDATE turns SET status='failed', error='interrupted' WHERE status='pending' AND thread_id NOT IN ("
-            "SELECT th.id FROM threads th JOIN leases l ON l.name = th.platform || '|' || th.space || '|' || "
-            "th.channel || '|' || th.thread WHERE l.expires_at > :now)",
+    async def _interrupted_turns_failed(self, now: float) -> list[int]:
+        """A pending turn no live process is running was cut off by a crash or restart: failed, its request kept
+        for a reroll; the ids, so that the adapters can tell their users.
+
+        SQLite serves one process, so at start-up every pending turn is one the last process left. On PostgreSQL
+        another process may be running a turn right now: a turn whose thread is still leased is left alone (a
+        crashed process's lease lapses within LEASE_S, and the next process to start recovers its turns)."""
+        if self.dialect == "sqlite":  # the last process's leases died with it
+            await self._run("DELETE FROM leases")
+        live = (
+            "" if self.dialect == "sqlite" else
+            " AND thread_id NOT IN (SELECT th.id FROM threads th JOIN leases l ON l.name = th.platform || '|' || "
+            "th.space || '|' || th.channel || '|' || th.thread WHERE l.expires_at > :now)"
+        )
+        rows = await self._rows(
+            f"UPDATE turns SET status='failed', error='interrupted' WHERE status='pending'{live} RETURNING id",
             {"now": now},
         )
+        return sorted(row[0] for row in rows)
 
 
 async def _put_blobs(conn: AsyncConnection, turn_id: Any, blobs: dict[str, bytes]) -> None:

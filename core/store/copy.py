@@ -15,7 +15,7 @@ from core.store.store import Store
 
 # Parents before children (foreign keys). A new table that holds an installation's state is added here.
 TABLES: tuple[str, ...] = (
-    "threads", "turns", "blobs", "turn_blobs", "usage", "defaults", "claims", "shared_values",
+    "threads", "turns", "blobs", "turn_blobs", "turn_files", "usage", "defaults", "claims", "shared_values",
 )
 IDENTITIES: tuple[str, ...] = ("threads", "turns", "usage", "reservations")  # tables whose `id` the database counts
 BATCH = 200

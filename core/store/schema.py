@@ -73,6 +73,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     """
+    CREATE TABLE turn_files (  -- the platform files a turn's result was uploaded as: what Delete removes
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        file_id TEXT NOT NULL,
+        PRIMARY KEY (turn_id, file_id)
+    );
+    """,
+    """
     -- several processes, one state: claims answer an event once, leases run a thread's turns one at a time,
     -- reservations hold budget, shared values carry the fleet's "paused until" after a 429
     CREATE TABLE claims (kind TEXT NOT NULL, name TEXT NOT NULL, at {real} NOT NULL, PRIMARY KEY (kind, name));
@@ -85,6 +92,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX reservations_by_space ON reservations (platform, space);
     CREATE TABLE shared_values (name TEXT PRIMARY KEY, value {real} NOT NULL);
+    ALTER TABLE turn_files ADD COLUMN position INTEGER NOT NULL DEFAULT 0;  -- upload order (PostgreSQL has no rowid)
     """,
 )
 

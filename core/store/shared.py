@@ -18,9 +18,10 @@ from contextlib import asynccontextmanager, suppress
 from typing import TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.events import Busy
-from core.store.base import StoreBase
+from core.store.base import STORE_ERRORS, StoreBase
 from core.store.records import Hold, Totals
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ class SharedState(StoreBase):
             await self._run("DELETE FROM claims WHERE at < :old", {"old": now - CLAIM_KEEP_S})
         return bool(claimed)
 
+    async def unclaim(self, kind: str, name: str) -> None:
+        await self._run("DELETE FROM claims WHERE kind=:k AND name=:n", {"k": kind, "n": name})
+
     # leases --------------------------------------------------------------------------------------------
 
     async def _take_lease(self, name: str, holder: str) -> bool:
@@ -75,7 +79,7 @@ class SharedState(StoreBase):
             try:
                 await self._run("UPDATE leases SET expires_at=:exp WHERE name=:n AND holder=:h",
                                 {"exp": time.time() + LEASE_S, "n": name, "h": holder})
-            except Exception:  # the database is away for a moment: the next renewal tries again
+            except STORE_ERRORS:  # the database is away for a moment: the next renewal tries again
                 log.warning("could not renew the lease on %s", name, exc_info=True)
 
     @asynccontextmanager
@@ -95,7 +99,13 @@ class SharedState(StoreBase):
             renewer.cancel()
             with suppress(asyncio.CancelledError):
                 await renewer
-            await asyncio.shield(self._run("DELETE FROM leases WHERE name=:n AND holder=:h", {"n": name, "h": holder}))
+            await asyncio.shield(self._drop_lease(name, holder))
+
+    async def _drop_lease(self, name: str, holder: str) -> None:
+        try:
+            await self._run("DELETE FROM leases WHERE name=:n AND holder=:h", {"n": name, "h": holder})
+        except STORE_ERRORS as error:  # the turn is done: the lease lapses by itself within LEASE_S
+            log.error("could not release the lease on %s (%s); it lapses within %.0f s", name, error, LEASE_S)
 
     # reservations ----------------------------------------------------------------------------------------
 
@@ -103,30 +113,34 @@ class SharedState(StoreBase):
         """Read the totals, ask `refuse`, and take the reservation, in one transaction serialised per user and per
         space across processes: the reservation's id, or what `refuse` said."""
         now = time.time()
-        async with self._engine.begin() as conn:
-            await self._lock(conn, f"user:{hold.platform}:{hold.user_id}", f"space:{hold.platform}:{hold.space}")
-            params = {"p": hold.platform, "s": hold.space, "u": hold.user_id, "day": hold.day_start,
-                      "month": hold.month_start, "now": now}
-            row = (await conn.execute(text(
-                "SELECT "
-                "(SELECT COALESCE(SUM(images), 0) FROM usage WHERE platform=:p AND user_id=:u AND created_at>=:day)"
-                " + (SELECT COUNT(*) FROM reservations WHERE platform=:p AND user_id=:u AND expires_at>:now), "
-                "(SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE platform=:p AND space=:s AND expires_at>:now), "
-                "(SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=:p AND space=:s AND created_at>=:day), "
-                "(SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=:p AND space=:s AND created_at>=:month)"),
-                params)).one()
-            held = float(row[1])
-            refusal = refuse(Totals(int(row[0]), float(row[2]) + held, float(row[3]) + held))
-            if refusal is not None:
-                return refusal
-            taken = (await conn.execute(text(
-                "INSERT INTO reservations (platform, space, user_id, usd, expires_at) VALUES (:p,:s,:u,:usd,:exp) "
-                "RETURNING id"),
-                {**params, "usd": float(hold.usd), "exp": now + RESERVATION_S})).scalar_one()
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(immediate=True)  # SQLite: read, then write, under one lock
+            async with conn.begin():
+                await self._lock(conn, f"user:{hold.platform}:{hold.user_id}", f"space:{hold.platform}:{hold.space}")
+                refusal = refuse(await _totals(conn, hold, now))
+                if refusal is not None:
+                    return refusal
+                taken = (await conn.execute(text(
+                    "INSERT INTO reservations (platform, space, user_id, usd, expires_at) VALUES (:p,:s,:u,:usd,:exp) "
+                    "RETURNING id"),
+                    {"p": hold.platform, "s": hold.space, "u": hold.user_id, "usd": float(hold.usd),
+                     "exp": now + RESERVATION_S})).scalar_one()
         return int(taken)
 
+    async def totals(self, hold: Hold) -> Totals:
+        """What `reserve` would check, without taking anything (a quick refusal before any download)."""
+        async with self._engine.connect() as conn:
+            found = await _totals(conn, hold, time.time())
+            await conn.commit()
+        return found
+
     async def release(self, reservation: int) -> None:
-        await self._run("DELETE FROM reservations WHERE id=:id", {"id": reservation})
+        """Give a reservation back; if the store cannot now, it lapses by itself after RESERVATION_S."""
+        try:
+            await self._run("DELETE FROM reservations WHERE id=:id", {"id": reservation})
+        except STORE_ERRORS as error:
+            log.error("could not release reservation %d (%s); it lapses within %.0f s", reservation, error,
+                      RESERVATION_S)
 
     # the fleet's pause ---------------------------------------------------------------------------------
 
@@ -141,3 +155,17 @@ class SharedState(StoreBase):
     async def paused_until(self) -> float:
         row = await self._one("SELECT value FROM shared_values WHERE name=:n", {"n": PAUSED_UNTIL})
         return float(row[0]) if row else 0.0
+
+
+async def _totals(conn: AsyncConnection, hold: Hold, now: float) -> Totals:
+    row = (await conn.execute(text(
+        "SELECT "
+        "(SELECT COALESCE(SUM(images), 0) FROM usage WHERE platform=:p AND user_id=:u AND created_at>=:day)"
+        " + (SELECT COUNT(*) FROM reservations WHERE platform=:p AND user_id=:u AND expires_at>:now), "
+        "(SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE platform=:p AND space=:s AND expires_at>:now), "
+        "(SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=:p AND space=:s AND created_at>=:day), "
+        "(SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=:p AND space=:s AND created_at>=:month)"),
+        {"p": hold.platform, "s": hold.space, "u": hold.user_id, "day": hold.day_start, "month": hold.month_start,
+         "now": now})).one()
+    held = float(row[1])
+    return Totals(int(row[0]), float(row[2]) + held, float(row[3]) + held)

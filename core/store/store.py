@@ -19,6 +19,7 @@ from core.store.shared import SharedState
 from core.store.usage import UsageLedger
 
 log = logging.getLogger(__name__)
+BUSY_TIMEOUT_S = 10.0
 
 
 class Store(Conversations, UsageLedger, Defaults, SharedState):
@@ -26,19 +27,23 @@ class Store(Conversations, UsageLedger, Defaults, SharedState):
         super().__init__(engine)
         self.url = url
         self._holder = uuid.uuid4().hex  # names this process's leases
+        self.interrupted: list[int] = []  # turns left pending by a process that died: found by `open`
 
     @classmethod
-    async def open(cls, target: str | Path | URL, *, migrate: bool = True) -> Store:
+    async def open(
+        cls, target: str | Path | URL, *, migrate: bool = True, busy_timeout_s: float = BUSY_TIMEOUT_S
+    ) -> Store:
         """Connect, bring the schema up to date and fail the turns a crash cut off (unless `migrate` is False:
-        then it only connects)."""
+        then it only connects). `busy_timeout_s`: how long SQLite waits out another connection's lock before a write
+        fails (the engine then keeps a paid-for result's writes and retries them: core.backlog)."""
         url = target if isinstance(target, URL) else database_url(target)
-        store = cls(make_engine(url), url)
+        store = cls(make_engine(url, busy_timeout_s=busy_timeout_s), url)
         try:
             if migrate:
                 before, after = await store.migrate()
                 if before != after:
                     log.info("database %s: schema %d -> %d", describe(url), before, after)
-                await store._interrupted_turns_failed(time.time())
+                store.interrupted = await store._interrupted_turns_failed(time.time())
         except BaseException:
             await store.close()
             raise

@@ -49,7 +49,10 @@ def test_flag_forms():
 
 
 @pytest.mark.parametrize("text,needle", [("x --ar wide", "W:H"), ("x --size 3K", "512px, 1K, 2K or 4K"),
-                                         ("x --ar", "needs a value")])
+                                         ("x --ar", "needs a value"),
+                                         ("x -m", "`--model` needs a value"),
+                                         ("x --model --ar 16:9", "`--model` needs a value"),
+                                         ("x --size --model pro", "`--size` needs a value")])
 def test_malformed_flags_are_explained(text, needle):
     with pytest.raises(UnsupportedOption) as info:
         parse_flags(text)

@@ -114,13 +114,13 @@ async def test_a_turn_cut_off_by_a_restart_is_marked_failed(database_url):
     await store.close()
 
 
-async def test_a_turn_in_progress_on_another_process_is_left_alone_by_a_starting_one(database_url):
-    running = await Store.open(database_url)
+async def test_a_turn_in_progress_on_another_process_is_left_alone_by_a_starting_one(postgres_url):
+    running = await Store.open(postgres_url)
     thread = await running.save_thread(KEY, OPTS, "u1")
     async with running.lease(lock_name(KEY)):
         turn = await running.add_turn(thread, "u1", "in flight", OPTS, user("in flight"))
-        starting = await Store.open(database_url)
-        assert (await starting.get_turn(turn)).status == "pending"
+        starting = await Store.open(postgres_url)
+        assert (await starting.get_turn(turn)).status == "pending" and starting.interrupted == []
         await starting.close()
     await running.close()
 

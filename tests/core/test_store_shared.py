@@ -117,7 +117,7 @@ async def test_an_existing_sqlite_file_from_before_keeps_its_data(tmp_path):
 
 async def _dump(store):
     tables = {}
-    for table in ("threads", "turns", "blobs", "turn_blobs", "usage", "defaults", "claims"):
+    for table in ("threads", "turns", "blobs", "turn_blobs", "turn_files", "usage", "defaults", "claims"):
         rows = await store._rows(f"SELECT * FROM {table}")
         tables[table] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
     return tables
@@ -133,10 +133,12 @@ async def test_copy_is_lossless_and_a_second_run_copies_nothing_twice(tmp_path, 
     await source.record_usage(Usage(KEY, "U1", "m", "2K", 10, 20, 30, 1, 0.134, 1234.5678))
     await source.claim("slack-message", "T1:C1:1.0")
     await source.set_default("slack", "T1", "", "style", "watercolour", "U1")
+    await source.record_files(turn, ["F2", "F1"])
     target = await Store.open(postgres_url)
     first = await copy_store(source, target)
     second = await copy_store(source, target)
     assert await _dump(target) == await _dump(source)
+    assert await target.turn_files(turn) == ["F2", "F1"]  # in upload order
     assert {c.table: c.added for c in first}["turns"] == 1 and all(c.added == 0 for c in second)
     moved = await target.save_thread(ThreadKey("slack", "T1", "C1", "2.0"), Options(model="m"), "U2")
     assert moved.id == thread.id + 1  # new rows are numbered after the copied ones

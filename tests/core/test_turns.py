@@ -3,11 +3,13 @@ sizes an Upscale offers, what results are called; and what the engine answers ad
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import core.store
 from core.engine import Engine, EngineConfig
-from core.events import EditImages, ImageInput, NextTurn, Options, StartThread, ThreadKey, User
+from core.events import Cancelled, EditImages, ImageInput, NextTurn, Options, StartThread, ThreadKey, User
 from core.policy import Policy
 from core.turns import (
     TurnInfo,
@@ -20,6 +22,7 @@ from core.turns import (
     upscale_sizes,
 )
 from tests import pictures
+from tests.support import until
 
 KEY = ThreadKey("slack", "T1", "C1", "1.0")
 ANN, BOB = User("ann"), User("bob")
@@ -107,6 +110,13 @@ async def test_may_delete_asks_the_platform_only_when_nothing_else_allows_it(sto
     assert (await engine.may_delete(reply.turn_id, User("ops"), "discord")).allowed is False  # slack's admin only
 
 
-def test_withdraw_is_the_requesters_and_too_late_once_started(engine: Engine) -> None:
-    assert engine.withdraw("ticket", BOB, "ann") is Withdrawal.NOT_YOURS
-    assert engine.withdraw("unknown-ticket", ANN, "ann") is Withdrawal.STARTED
+async def test_withdraw_asks_the_queues_record_of_the_requester_and_is_too_late_once_started(engine: Engine) -> None:
+    assert engine.withdraw("unknown-ticket", ANN, "slack") is Withdrawal.STARTED
+    engine.queue.capacity = 0  # nothing runs: the request waits in line
+    waiting = asyncio.create_task(engine.queue.slot("slack:ann", ticket="t1").__aenter__())
+    await until(lambda: engine.queue.owner("t1") == "slack:ann", what="the request in line")
+    assert engine.withdraw("t1", BOB, "slack") is Withdrawal.NOT_YOURS  # whatever a button value would claim
+    assert engine.withdraw("t1", ANN, "discord") is Withdrawal.NOT_YOURS  # the same id on another platform
+    assert engine.withdraw("t1", ANN, "slack") is Withdrawal.CANCELLED
+    with pytest.raises(Cancelled):
+        await waiting

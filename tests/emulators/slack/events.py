@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypedDict, Unpack
 from urllib.parse import urlencode
 
@@ -238,6 +238,9 @@ class SentRequest:
     kind: str
     payload: dict[str, Any]
     response: SignedResponse
+    url: str = ""
+    body: str = ""  # the exact bytes and headers sent, for `replay`
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class SendOptions(TypedDict, total=False):
@@ -447,5 +450,16 @@ class SignedDeliveries:
         timeout = aiohttp.ClientTimeout(total=opts.get("timeout", 10.0))
         async with self._session.post(url, data=body.encode(), headers=headers, timeout=timeout) as resp:
             result = SignedResponse(resp.status, await resp.text(), time.perf_counter() - started)
-        self.sent.append(SentRequest(kind, payload, result))
+        self.sent.append(SentRequest(kind, payload, result, url, body, headers))
+        return result
+
+    async def replay(self, nth: int = -1) -> SignedResponse:
+        """Deliver the `nth` request sent again, byte for byte, signature and timestamp included (an attacker who
+        captured it, or a proxy that repeats it)."""
+        original = self.sent[nth]
+        assert self._session is not None
+        async with self._session.post(original.url, data=original.body.encode(), headers=original.headers) as resp:
+            result = SignedResponse(resp.status, await resp.text(), 0.0)
+        self.sent.append(SentRequest(original.kind, original.payload, result, original.url, original.body,
+                                     original.headers))
         return result
