@@ -4,12 +4,14 @@ attachment downloader, and the client for its user and channel look-ups. The flo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import discord
 
 from adapters.discord.io import Downloader
 from core.engine import Engine
+from core.events import Event
 from core.inflight import InFlight
 
 
@@ -19,3 +21,8 @@ class FlowContext:
     work: InFlight
     downloader: Downloader
     client: discord.Client
+
+    async def admit(self, attachments: Sequence[discord.Attachment], probe: Event) -> None:
+        """An allow-list, limit or spent budget is said (raised) before any attachment is downloaded."""
+        if attachments and (refusal := await self.engine.admit(probe)):
+            raise refusal

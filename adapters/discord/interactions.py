@@ -38,7 +38,18 @@ from adapters.discord.translate import (
 )
 from adapters.discord.views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
-from core.events import BadInput, Event, ImageInput, Options, Reroll, ShowThoughts, StartThread, ThreadKey, User
+from core.events import (
+    BadInput,
+    Event,
+    Failure,
+    ImageInput,
+    Options,
+    Reroll,
+    ShowThoughts,
+    StartThread,
+    ThreadKey,
+    User,
+)
 from core.options import parse_flags
 from core.turns import Withdrawal, extension, next_event
 
@@ -221,7 +232,7 @@ class InteractionFlows:
                     await self._refine(interaction, ids[0], user, text, flags)
                 else:
                     await self._edit(interaction, ids[1], user, text, flags)
-            except BadInput as problem:
+            except Failure as problem:  # bad input, or an allow-list, limit or budget said before any download
                 await interaction.edit_original_response(content=failure_text(problem), view=None)
 
     async def _refine(
@@ -233,7 +244,9 @@ class InteractionFlows:
         images: tuple[ImageInput, ...] = ()
         if not turn.is_latest:
             # Refining an older result: edit that picture, not whatever the thread made last.
-            images = await self.ctx.downloader.fetch_all(image_attachments(interaction.message))
+            attachments = image_attachments(interaction.message)
+            await self.ctx.admit(attachments, next_event(turn.key, user, text, (), flags, stored=True))
+            images = await self.ctx.downloader.fetch_all(attachments)
         event = next_event(turn.key, user, text, images, flags, stored=True)
         await self._run_and_post(interaction, event, interaction.message)
 
@@ -247,9 +260,12 @@ class InteractionFlows:
             target = await channel.fetch_message(message_id)
         except discord.HTTPException as error:
             raise BadInput(explain_http(error, "read that message")) from error
-        inputs = await self.ctx.downloader.fetch_all(image_attachments(target))
         key = await self._edit_key(channel, target)
-        event = next_event(key, user, text, inputs, flags, stored=await self.engine.has_thread(key))
+        stored = await self.engine.has_thread(key)
+        attachments = image_attachments(target)
+        await self.ctx.admit(attachments, next_event(key, user, text, (), flags, stored=stored))
+        inputs = await self.ctx.downloader.fetch_all(attachments)
+        event = next_event(key, user, text, inputs, flags, stored=stored)
         await self._run_and_post(interaction, event, target, open_on=target)
 
     async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:

@@ -33,7 +33,7 @@ from adapters.discord.translate import (
     warning,
 )
 from adapters.discord.views import result_view, retry_view
-from core.events import BadInput, Cancelled, Event, Failure, Reply, ThreadKey, User
+from core.events import BadInput, Cancelled, Failure, Reply, ThreadKey, User
 from core.options import parse_flags
 from core.turns import next_event
 
@@ -141,7 +141,7 @@ class MessageFlows:
             return
         key = thread_key(channel.guild.id, channel.id, placeholder.id)
         try:
-            await self._admit(attachments, next_event(key, self._user(message), text, (), flags, stored=False))
+            await self.ctx.admit(attachments, next_event(key, self._user(message), text, (), flags, stored=False))
             inputs = await self.ctx.downloader.fetch_all(attachments)
             event = next_event(key, self._user(message), text, inputs, flags, stored=False)
             reply = await self.ctx.engine.handle(event, progress=status, ticket=str(message.id))
@@ -182,7 +182,7 @@ class MessageFlows:
         status = MessageStatus(message, ticket)
         async with _typing(message.channel):
             try:
-                await self._admit(attachments, next_event(key, self._user(message), text, (), flags, stored=stored))
+                await self.ctx.admit(attachments, next_event(key, self._user(message), text, (), flags, stored=stored))
                 inputs = await self.ctx.downloader.fetch_all(attachments)
                 event = next_event(key, self._user(message), text, inputs, flags, stored=stored)
                 reply = await self.ctx.engine.handle(event, progress=status, ticket=ticket)
@@ -203,11 +203,6 @@ class MessageFlows:
                 await self._say(message, failure_text(problem))
             finally:
                 await status.remove()
-
-    async def _admit(self, attachments: list[discord.Attachment], probe: Event) -> None:
-        """An allow-list, limit or spent budget is said before any attachment is downloaded."""
-        if attachments and (refusal := await self.ctx.engine.admit(probe)):
-            raise refusal
 
     def _user(self, message: discord.Message) -> User:
         author = message.author

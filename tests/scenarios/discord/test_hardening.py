@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.budget import Limits
 from tests import corpus
 from tests.emulators.discord import DiscordEmulator
+from tests.pictures import png
 from tests.scenarios.discord.harness import Bot, imagine
 from tests.support import until
 
@@ -38,3 +40,20 @@ async def test_each_image_of_the_corpus_is_answered_and_the_thread_goes_on(
         assert "Something broke" not in answer["content"]
     said = await discord_emu.send_message(thread_id, discord_emu.user, "make it night")
     await until(lambda: gemini.requests[-1].prompt == "make it night", timeout=10, what="the next turn")
+
+
+async def test_an_edit_image_modal_over_a_limit_is_refused_before_the_image_is_downloaded(
+    discord_bot: Bot, discord_emu: DiscordEmulator, gemini
+) -> None:
+    engine = await discord_bot.start()
+    engine.accountant.limits = Limits(user_daily_images=0)
+    photo = png(30, 30, (90, 90, 90))
+    target = await discord_emu.send_message(
+        discord_emu.channel_id, discord_emu.user, "", attachments=[discord_emu.add_attachment(photo, "me.png")]
+    )
+    opened = await discord_emu.invoke_message_command("Edit image", target["id"])
+    modal = await discord_emu.wait_for_callback(opened)
+    submitted = await discord_emu.submit_modal(modal["data"]["custom_id"], {"prompt": "give me a hat"})
+    await until(lambda: "daily limit" in discord_emu.messages.get(submitted.original_message_id or "", {}).get(
+        "content", ""), what="the limit said in the modal's answer")
+    assert discord_emu.cdn_requests == [] and gemini.calls == 0  # nothing downloaded, nothing asked of Gemini
