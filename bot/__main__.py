@@ -1,4 +1,5 @@
-"""`python -m bot [discord|slack|console] [--offline]`: the command line (also installed as `gemini-image-bot`)."""
+"""`python -m bot [discord|slack|console] [--offline]`, `python -m bot migrate`, `python -m bot copy-db SOURCE TARGET`:
+the command line (also installed as `gemini-image-bot`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from bot.settings import Settings, SettingsError, load_env
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Gemini image bot for Discord and Slack.")
     parser.add_argument(
-        "command", nargs="?", choices=("discord", "slack", "console"),
-        help="run one platform (default: every platform whose credentials are set)",
+        "command", nargs="?", choices=("discord", "slack", "console", "migrate", "copy-db"),
+        help="run one platform (default: every platform whose credentials are set); migrate: bring the database's "
+        "schema up to date; copy-db SOURCE TARGET: copy a database into another (SQLite to PostgreSQL)",
     )
+    parser.add_argument("databases", nargs="*", metavar="URL", help="copy-db: the source and target database URLs")
     parser.add_argument("--offline", action="store_true", help="use the built-in stand-in model; no API key needed")
     parser.add_argument("--out", type=Path, default=Path("out"), help="console: folder for images (default ./out)")
     parser.add_argument("--http", action="store_true", help="slack: HTTP mode even when SLACK_APP_TOKEN is set")
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command in ("migrate", "copy-db"):
+        return database_command(args)
     try:
         settings = Settings.from_env(load_env(os.environ))
         platforms = (args.command,) if args.command else settings.platforms
@@ -54,6 +59,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # the failing adapter logged its traceback; end with one clear line and status 1
         logging.getLogger("bot").error("stopped: %s: %s", type(exc).__name__, exc)
+        return 1
+    return 0
+
+
+def database_command(args: argparse.Namespace) -> int:
+    from bot import admin
+
+    try:
+        if args.command == "copy-db":
+            if len(args.databases) != 2:
+                print("usage: python -m bot copy-db SOURCE_URL TARGET_URL (e.g. sqlite:///data/bot.db "
+                      "postgresql://bot@db/bot)", file=sys.stderr)
+                return 2
+            asyncio.run(admin.copy_db(args.databases[0], args.databases[1], sys.stdout))
+        else:
+            settings = Settings.from_env(load_env(os.environ))
+            asyncio.run(admin.migrate(args.databases[0] if args.databases else settings.database, sys.stdout))
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except Exception as exc:  # a database that cannot be reached or read: one clear line
+        logging.getLogger("bot").error("%s failed: %s: %s", args.command, type(exc).__name__, exc)
         return 1
     return 0
 

@@ -10,15 +10,17 @@ import asyncio
 import ctypes
 import logging
 import signal
-import sqlite3
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from adapters.discord.config import DiscordConfig
 from adapters.slack.config import SlackConfig
 from bot import health
+from bot.metrics import Metrics
 from bot.offline import GeminiStandIn
 from bot.settings import Settings, SettingsError
 from core import images
@@ -27,8 +29,9 @@ from core.costs import Prices
 from core.discovery import discover
 from core.engine import Engine, EngineConfig
 from core.model import GeminiConfig, GeminiModel
+from core.observe import Observer
 from core.policy import Policy
-from core.store import Store
+from core.store import STORE_ERRORS, Store, database_url, describe
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +67,27 @@ def _freed_memory_goes_back() -> None:
         log.debug("not glibc: the allocator's thresholds are left as they are")
 
 
-async def open_store(path: Path) -> Store:
-    """The SQLite store at BOT_DB_PATH; SettingsError naming the file and the setting when it cannot be opened."""
+async def open_store(settings: Settings) -> Store:
+    """The store at BOT_DATABASE_URL or BOT_DB_PATH; SettingsError naming the database and the setting when it
+    cannot be opened."""
     try:
-        return await Store.open(path)
-    except (sqlite3.Error, OSError, RuntimeError) as error:
+        return await Store.open(settings.database)
+    except STORE_ERRORS + (SQLAlchemyError, RuntimeError) as error:  # SQLAlchemyError: a file that is no database
+        if settings.database_url:
+            raise SettingsError([
+                f"could not open the database {describe(database_url(settings.database_url))} (BOT_DATABASE_URL): "
+                f"{error}. Check that the server is up and reachable, and the user, password and database name"
+            ]) from error
         raise SettingsError([
-            f"could not open the database {path} (BOT_DB_PATH): {error}. Check that the folder exists "
+            f"could not open the database {settings.db_path} (BOT_DB_PATH): {error}. Check that the folder exists "
             "and is writable, the disk is not full, and no other program holds the file; or set BOT_DB_PATH to "
             "another file"
         ]) from error
 
 
-async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bool) -> Engine:
+async def build_engine(
+    settings: Settings, stack: AsyncExitStack, *, offline: bool, observer: Observer | None = None
+) -> Engine:
     base_url, api_key = settings.gemini_base_url, settings.gemini_api_key
     if offline:
         stand_in = GeminiStandIn()
@@ -85,7 +96,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         log.info("offline: Gemini is the built-in stand-in at %s", base_url)
     images.configure_memory()
     _freed_memory_goes_back()
-    store = await open_store(settings.db_path)
+    store = await open_store(settings)
     stack.push_async_callback(store.close)
     model = GeminiModel(gemini_config(settings, base_url, api_key, offline=offline))
     stack.push_async_callback(model.aclose)
@@ -105,6 +116,7 @@ async def build_engine(settings: Settings, stack: AsyncExitStack, *, offline: bo
         policy=Policy(settings.allowed_spaces, settings.allowed_channels, settings.admins, settings.admin_roles),
         accountant=Accountant(store, limits, Prices.with_overrides(settings.prices)),
         lineup=lineup,
+        observer=observer,
     )
 
 
@@ -116,6 +128,8 @@ def discord_config(settings: Settings) -> DiscordConfig:
         guild_ids=settings.discord_guild_ids,
         api_base=settings.discord_api_base,
         gateway_url=settings.discord_gateway_url,
+        shard_count=settings.discord_shard_count,
+        shard_ids=settings.discord_shard_ids,
         shutdown_grace_s=settings.shutdown_grace_s,
     )
 
@@ -152,9 +166,11 @@ async def serve(
     are told they were interrupted, their requests kept), then the adapters stop and the database is closed.
     """
     async with AsyncExitStack() as stack:
-        engine = await build_engine(settings, stack, offline=offline)
+        metrics = Metrics()
+        engine = await build_engine(settings, stack, offline=offline, observer=metrics)
+        metrics.watch(engine.stats)
         if settings.health_port is not None:
-            runner = await health.start(settings.health_host, settings.health_port, engine.stats)
+            runner = await health.start(settings.health_host, settings.health_port, engine.stats, metrics)
             stack.push_async_callback(runner.cleanup)
         runs: list[asyncio.Task[None]] = []
         for platform in platforms:

@@ -16,6 +16,7 @@ from core.catalogue import DEFAULT_MODEL
 from core.costs import parse_overrides
 from core.events import UnsupportedOption
 from core.options import resolve_model
+from core.store import DatabaseUrlError, database_url
 
 T = TypeVar("T")
 
@@ -38,10 +39,13 @@ class Settings:
     cloud_project: str | None = None
     cloud_location: str | None = None
     db_path: Path = Path("data/bot.db")
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
     discord_token: str | None = field(default=None, repr=False)
     discord_guild_ids: tuple[int, ...] = ()
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    discord_shard_count: int | None = None
+    discord_shard_ids: tuple[int, ...] = ()
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -156,6 +160,19 @@ class Settings:
         if app_token and not app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
         vertexai = parsed("GOOGLE_GENAI_USE_VERTEXAI", flag, False, "true or false")
+        database = text("BOT_DATABASE_URL")
+        if database is not None:
+            try:
+                database_url(database)
+            except DatabaseUrlError as exc:
+                problems.append(f"BOT_DATABASE_URL: {exc}")
+        shard_count = parsed("DISCORD_SHARD_COUNT", positive, None, "a whole number ≥ 1")
+        no_shards: tuple[int, ...] = ()
+        shard_ids = parsed("DISCORD_SHARD_IDS", _int_list, no_shards, "a comma-separated list of shard numbers")
+        if shard_ids and shard_count is None:
+            problems.append("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the number of shards in all processes)")
+        elif shard_count is not None and any(not 0 <= s < shard_count for s in shard_ids):
+            problems.append(f"DISCORD_SHARD_IDS: each shard is a number from 0 to {shard_count - 1}")
         settings = cls(
             gemini_api_key=text("GEMINI_API_KEY") or text("GOOGLE_API_KEY"),
             gemini_base_url=url("GEMINI_BASE_URL", ("http", "https")),
@@ -167,10 +184,13 @@ class Settings:
             cloud_project=text("GOOGLE_CLOUD_PROJECT"),
             cloud_location=text("GOOGLE_CLOUD_LOCATION"),
             db_path=Path(text("BOT_DB_PATH") or cls.db_path),
+            database_url=database,
             discord_token=text("DISCORD_TOKEN"),
             discord_guild_ids=guilds,
             discord_api_base=url("DISCORD_API_BASE", ("http", "https")),
             discord_gateway_url=url("DISCORD_GATEWAY_URL", ("ws", "wss")),
+            discord_shard_count=shard_count,
+            discord_shard_ids=shard_ids,
             slack_bot_token=slack_token,
             slack_app_token=app_token,
             slack_signing_secret=text("SLACK_SIGNING_SECRET"),
@@ -221,9 +241,18 @@ class Settings:
             raise SettingsError(problems)
 
     @property
+    def database(self) -> str:
+        """Where the store is: BOT_DATABASE_URL when set (it wins over BOT_DB_PATH), else the SQLite file."""
+        return self.database_url or str(self.db_path)
+
+    @property
     def platforms(self) -> tuple[str, ...]:
         """The chat platforms whose credentials are set."""
         return tuple(p for p, token in (("discord", self.discord_token), ("slack", self.slack_bot_token)) if token)
+
+
+def _int_list(raw: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
 
 
 def load_env(environ: Mapping[str, str], dotenv_path: Path = Path(".env")) -> dict[str, str]:

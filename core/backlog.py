@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-log = logging.getLogger(__name__)
+from core.store import STORE_ERRORS  # locked past the busy timeout, disk full, read-only, I/O error, server away
 
-STORE_ERRORS = (sqlite3.Error, OSError)  # locked past the busy timeout, disk full, read-only, I/O error
+log = logging.getLogger(__name__)
 Write = Callable[[], Awaitable[object]]
 
 

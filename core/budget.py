@@ -1,9 +1,9 @@
 """Spend limits that hold under concurrency: a request reserves its estimated cost before Gemini is called, and
 the reservation is settled (by the usage row) or released afterwards.
 
-Checks and reservations happen under one lock, counting what is recorded plus what is reserved, so concurrent
-requests can never overshoot a budget by more than one image's estimate. Days and months are UTC; the clock is
-injected so tests can cross a boundary.
+Checks and reservations happen in one database transaction, counting what is recorded plus what is reserved (in
+every process), so concurrent requests can never overshoot a budget by more than one image's estimate. Days and
+months are UTC; the clock is injected so tests can cross a boundary.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from core.costs import Prices
 from core.events import LimitReached, ThreadKey, User
-from core.store import Store
+from core.store import Hold, Store, Totals
 
 
 @dataclass(frozen=True)
@@ -53,23 +53,12 @@ def _set_cost(count: int, estimate: float) -> str:
     return f"These {count} images would cost about ${estimate:.2f} together, so none were made. " if count > 1 else ""
 
 
-@dataclass
-class _Hold:
-    platform: str
-    space: str
-    user: str
-    usd: float
-    images: int = 1
-
-
 class Accountant:
     def __init__(self, store: Store, limits: Limits, prices: Prices, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self.limits = limits
         self.prices = prices
         self.clock = clock
-        self._lock = asyncio.Lock()
-        self._by_id: dict[int, _Hold] = {}
 
     @asynccontextmanager
     async def reserve(
@@ -79,60 +68,66 @@ class Accountant:
         """Hold the estimate of `count` images (a variant set, a story: all before any call) while the request runs;
         raise LimitReached naming the limit, the numbers and when it resets: a set that does not fit is refused whole.
 
-        Record the turns' usage inside the block: the hold is dropped only after the real cost is counted.
+        The check and the reservation are one transaction in the store, serialised per user and per space across
+        every process. Record the turns' usage inside the block: the hold is dropped only after the real cost is
+        counted.
         """
+        if not self._limited():
+            yield  # nothing to hold against: no database round trip
+            return
         estimate = self.prices.estimate(model, size, inputs, searching) * count
-        async with self._lock:
-            await self._check(key, user, estimate, exempt, count)
-            hold = _Hold(key.platform, key.space, user.id, estimate, count)
-            self._by_id[id(hold)] = hold
+        now = self.clock()
+        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now), count)
+        taken = await self._store.reserve(hold, lambda totals: self._refusal(totals, estimate, exempt, now, count))
+        if isinstance(taken, LimitReached):
+            raise taken
         try:
             yield
         finally:
-            del self._by_id[id(hold)]
+            await asyncio.shield(self._store.release(taken))
 
     async def check(
         self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool, count: int = 1
     ) -> None:
         """Raise LimitReached when a request like this would be refused now: asked before anything is downloaded
         or decoded for it (`reserve` asks again, holding the estimate, when the request runs)."""
-        await self._check(key, user, self.prices.estimate(model, size, inputs) * count, exempt, count)
-
-    def _held(self, predicate: Callable[[_Hold], bool]) -> tuple[int, float]:
-        holds = [h for h in self._by_id.values() if predicate(h)]
-        return sum(h.images for h in holds), sum(h.usd for h in holds)
-
-    async def _check(self, key: ThreadKey, user: User, estimate: float, exempt: bool, count: int = 1) -> None:
+        if not self._limited():
+            return
+        estimate = self.prices.estimate(model, size, inputs) * count
         now = self.clock()
+        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now), count)
+        if refusal := self._refusal(await self._store.totals(hold), estimate, exempt, now, count):
+            raise refusal
+
+    def _limited(self) -> bool:
         limits = self.limits
-        if limits.user_daily_images is not None and not exempt:
-            images, _ = await self._store.user_totals(key.platform, user.id, day_start(now))
-            held, _ = self._held(lambda h: h.platform == key.platform and h.user == user.id)
-            if images + held + count > limits.user_daily_images:
-                left = max(0, limits.user_daily_images - images - held)
-                whole = (f"These {count} images need {count} of your daily limit of {limits.user_daily_images}; "
-                         f"you have {left} left, so none were made. ") if count > 1 else (
-                         f"You have reached your daily limit of {limits.user_daily_images} images. ")
-                raise LimitReached(whole + _resets(day_start(now) + 86_400, now), reason="user_daily_images")
-        same_space = lambda h: h.platform == key.platform and h.space == key.space  # noqa: E731
-        _, held_usd = self._held(same_space)
-        if limits.space_daily_usd is not None:
-            spent = await self._store.space_spend(key.platform, key.space, day_start(now))
-            if spent + held_usd + estimate > limits.space_daily_usd + 1e-9:
-                raise LimitReached(
-                    f"This server/workspace has used its daily image budget (${spent:.2f} of "
-                    f"${limits.space_daily_usd:.2f}). " + _set_cost(count, estimate)
-                    + _resets(day_start(now) + 86_400, now),
-                    reason="space_daily_usd",
-                )
-        if limits.space_monthly_usd is not None:
-            spent = await self._store.space_spend(key.platform, key.space, month_start(now))
-            if spent + held_usd + estimate > limits.space_monthly_usd + 1e-9:
-                raise LimitReached(
-                    f"This server/workspace has used its monthly image budget (${spent:.2f} of "
-                    f"${limits.space_monthly_usd:.2f}). " + _set_cost(count, estimate) + _resets(next_month(now), now),
-                    reason="space_monthly_usd",
-                )
+        return not (limits.user_daily_images is None and limits.space_daily_usd is None
+                    and limits.space_monthly_usd is None)
+
+    def _refusal(
+        self, totals: Totals, estimate: float, exempt: bool, now: float, count: int = 1
+    ) -> LimitReached | None:
+        limits = self.limits
+        daily = limits.user_daily_images
+        if daily is not None and not exempt and totals.user_images_today + count > daily:
+            left = max(0, daily - totals.user_images_today)
+            whole = (f"These {count} images need {count} of your daily limit of {daily}; you have {left} left, so none "
+                     "were made. ") if count > 1 else f"You have reached your daily limit of {daily} images. "
+            return LimitReached(whole + _resets(day_start(now) + 86_400, now), reason="user_daily_images")
+        if limits.space_daily_usd is not None and totals.space_usd_today + estimate > limits.space_daily_usd + 1e-9:
+            return LimitReached(
+                f"This server/workspace has used its daily image budget (${totals.space_usd_today:.2f} of "
+                f"${limits.space_daily_usd:.2f}). " + _set_cost(count, estimate)
+                + _resets(day_start(now) + 86_400, now),
+                reason="space_daily_usd",
+            )
+        if limits.space_monthly_usd is not None and totals.space_usd_month + estimate > limits.space_monthly_usd + 1e-9:
+            return LimitReached(
+                f"This server/workspace has used its monthly image budget (${totals.space_usd_month:.2f} of "
+                f"${limits.space_monthly_usd:.2f}). " + _set_cost(count, estimate) + _resets(next_month(now), now),
+                reason="space_monthly_usd",
+            )
+        return None
 
 
 @dataclass(frozen=True)

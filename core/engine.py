@@ -60,12 +60,13 @@ from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
 from core.lineup import Lineup
 from core.listing import model_lines
+from core.observe import Observer
 from core.pixels import DEFAULT_BUDGET, PixelBudget
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
 from core.runner import Composed, Request, Tickets
-from core.store import Store, ThreadRecord, Usage
+from core.store import Store, ThreadRecord, Usage, lock_name
 from core.turns import Permission, TurnInfo, Withdrawal
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ MiB = 1024 * 1024
 # under Gemini's 20 MiB limit on a whole inline request.
 RAW_BUDGET = 14 * MiB
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
+PAUSE_POLL_S = 0.5
 INTERRUPTED_BY_CRASH = (
     "This request was interrupted: the bot stopped unexpectedly before the image was finished. Press Try again, "
     "or send it again."
@@ -115,8 +117,10 @@ class Engine:
         accountant: Accountant | None = None,
         clock: Callable[[], float] = time.time,
         lineup: Lineup | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self._store = store
+        self.observer = observer or Observer()
         self._model = model
         self._config = config
         self.policy = policy or Policy()
@@ -136,6 +140,7 @@ class Engine:
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
         self.tickets = Tickets()
         self._composer = Composer(store, model, self._prepare)
+        self._pause_read = (-PAUSE_POLL_S, 0.0)  # (when the fleet's "paused until" was read, its value)
 
     @property
     def store(self) -> Store:
@@ -199,6 +204,7 @@ class Engine:
                 self._idle.set()
         if reply.failure is not None:
             self._failures.append((time.monotonic(), reply.failure.kind))
+            self.observer.failed(reply.failure.kind, reply.failure.reason)
         return reply
 
     async def shutdown(self, grace: float) -> None:
@@ -228,6 +234,17 @@ class Engine:
             "store_backlog": self.backlog.pending,
             "failures_last_hour": dict(Counter(kind for at, kind in self._failures if at >= since)),
         }
+
+    async def claim(self, kind: str, name: str) -> bool:
+        """True for the first delivery of an event (in any process sharing the store); False for a repeat."""
+        if await self._store.claim(kind, name):
+            return True
+        self.observer.deduplicated(kind)
+        return False
+
+    async def unclaim(self, kind: str, name: str) -> None:
+        """Give a claim back (what claimed it turned out not to be the event: a forged copy)."""
+        await self._store.unclaim(kind, name)
 
     def cancel(self, ticket: str) -> bool:
         """Withdraw a request that is still waiting in the queue (every call of a variant set), or stop a story
@@ -537,6 +554,7 @@ class Engine:
             Usage(key, user.id, chosen.model, chosen.image_size, result.prompt_tokens, result.output_tokens,
                   result.total_tokens, len(result.images), cost, now, queries)
         )
+        self.observer.produced(chosen.model, chosen.image_size, len(result.images), cost)
 
     async def _model_gone(self, thread: ThreadRecord, chosen: Options, gone: ModelGone) -> Failure:
         """A 404 for the model mid-run (retired since start): the thread moves on to the replacement."""
@@ -571,7 +589,9 @@ class Engine:
                 async with self.queue.slot(owner, ticket=request.ticket, notify=reporter.queued, front=attempt > 0):
                     if self._interrupting:
                         raise Interrupted(INTERRUPTED)
+                    await self._fleet_pause()
                     reporter.generating()
+                    started = time.monotonic()
                     task = asyncio.create_task(self._model.generate(call))
                     self._calls.add(task)
                     task.add_done_callback(self._calls.discard)
@@ -583,14 +603,29 @@ class Engine:
                     if task.cancelled():
                         raise Interrupted(INTERRUPTED)
                     try:
-                        return task.result()
+                        generation = task.result()
                     except QuotaExhausted as quota:
                         if attempt == self._config.quota_attempts - 1:
                             raise
-                        delay = quota.retry_after or self._config.quota_delay_s * 2**attempt
-                        log.warning("Gemini 429: pausing the queue for %.1f s", min(delay, 60.0))
-                        self.queue.pause(min(delay, 60.0))
+                        delay = min(quota.retry_after or self._config.quota_delay_s * 2**attempt, 60.0)
+                        log.warning("Gemini 429: pausing every process's queue for %.1f s", delay)
+                        self.queue.pause(delay)
+                        await self._store.pause_until(time.time() + delay)  # the fleet backs off as one client
+                        continue
+                    self.observer.generated(call.model, time.monotonic() - started)
+                    return generation
         raise AssertionError("unreachable")
+
+    async def _fleet_pause(self) -> None:
+        """Wait out a 429 pause another process set (this process's own queue pauses with it). The shared value is
+        read at most every PAUSE_POLL_S: a pause reaches every process within that, at one read per interval."""
+        now = time.monotonic()
+        if now - self._pause_read[0] >= PAUSE_POLL_S:
+            self._pause_read = (now, await self._store.paused_until())
+        left = min(self._pause_read[1] - time.time(), 60.0)
+        if left > 0:
+            self.queue.pause(left)
+            await asyncio.sleep(left)
 
     async def _prepare(self, image: ImageInput, max_edge: int, max_bytes: int) -> tuple[bytes, str]:
         pixels = await asyncio.to_thread(images.decoded_pixels, image.data, image.name, max_edge)
@@ -599,10 +634,11 @@ class Engine:
 
     @asynccontextmanager
     async def thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
+        """One turn at a time per thread: in this process an asyncio lock, across processes the store's lease."""
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
-            async with lock:
+            async with lock, self._store.lease(lock_name(key)):  # LeaseTimeout is a Busy failure
                 yield
         finally:
             users[0] -= 1

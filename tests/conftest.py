@@ -1,9 +1,10 @@
-"""Shared fixtures: the Gemini emulator, a real store on a temp path, the real Gemini model against the emulator, and
-the Slack emulator (the Slack scenarios and the adapter's file tests both use it)."""
+"""Shared fixtures: the Gemini emulator, a real store on a temp path, a throwaway PostgreSQL server (and a database
+URL parametrized over both backends), the real Gemini model against the emulator, and the Slack emulator (the Slack
+scenarios and the adapter's file tests both use it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -12,6 +13,7 @@ from core.model import GeminiModel
 from core.store import Store
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
+from tests.postgres import Cluster, start_cluster
 from tests.support import gemini_config
 
 
@@ -41,6 +43,27 @@ async def store(tmp_path):
     opened = await Store.open(tmp_path / "bot.db")
     yield opened
     await opened.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL server for the session (a fresh database per test that asks for one)."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres: Cluster) -> str:
+    return await postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The store contract runs against both databases: a SQLite file, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/bot.db"
+    return await request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture

@@ -57,7 +57,8 @@ class DiscordBot(discord.Client):
     async def setup_hook(self) -> None:
         await self.downloader.start()
         self.add_dynamic_items(ResultButton, CancelButton)  # buttons on any message, before or after a restart
-        await discord_commands.sync(self.tree, self.config.guild_ids)  # here, not on_ready (reconnects)
+        if self.config.syncs_commands:  # here, not on_ready (reconnects); by one process of a sharded fleet
+            await discord_commands.sync(self.tree, self.config.guild_ids)
 
     async def on_ready(self) -> None:
         log.info("discord: logged in as %s in %d guilds", self.user, len(self.guilds))
@@ -81,6 +82,21 @@ class DiscordBot(discord.Client):
     async def close(self) -> None:
         await self.downloader.close()
         await super().close()
+
+
+class ShardedDiscordBot(DiscordBot, discord.AutoShardedClient):
+    """The same bot over several gateway shards (discord.py's AutoShardedClient), for thousands of guilds."""
+
+
+def make_bot(
+    engine: Engine, config: DiscordConfig, *, ready: asyncio.Event | None = None, **client_options: Any
+) -> DiscordBot:
+    if config.shard_count is None:
+        return DiscordBot(engine, config, ready=ready, **client_options)
+    shards = list(config.shard_ids) or list(range(config.shard_count))
+    return ShardedDiscordBot(
+        engine, config, ready=ready, shard_count=config.shard_count, shard_ids=shards, **client_options
+    )
 
 
 def point_at(api_base: str | None, gateway_url: str | None) -> Callable[[], None]:
@@ -114,7 +130,7 @@ async def run(
     `guild_ready_timeout`).
     """
     restore = point_at(config.api_base, config.gateway_url)
-    bot = DiscordBot(engine, config, ready=ready, **client_options)
+    bot = make_bot(engine, config, ready=ready, **client_options)
     try:
         await bot.start(config.token)
     except discord.LoginFailure:

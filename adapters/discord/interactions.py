@@ -140,6 +140,9 @@ class InteractionFlows:
     # Buttons --------------------------------------------------------------------------------------------
 
     async def on_button(self, interaction: discord.Interaction, action: str, turn_id: int) -> None:
+        # Claimed in the database: whichever shard or process receives a press, it is answered once.
+        if not await self.engine.claim("discord-interaction", str(interaction.id)):
+            return
         async with self.ctx.work.tracked(), reported(interaction):
             if action == "delete":
                 await self._delete(interaction, turn_id)
@@ -240,7 +243,7 @@ class InteractionFlows:
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
         parsed = parse_modal_id(custom_id)
-        if parsed is None:
+        if parsed is None or not await self.engine.claim("discord-interaction", str(interaction.id)):
             return
         async with self.ctx.work.tracked(), reported(interaction):
             try:

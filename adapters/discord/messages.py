@@ -63,18 +63,24 @@ class MessageFlows:
         if isinstance(channel, discord.Thread) and channel.owner_id == me.id and channel.parent_id and message.guild:
             key = thread_key(message.guild.id, channel.parent_id, channel.id)
             if await self.ctx.engine.has_thread(key):
-                async with self.ctx.work.tracked(), reported(message=message):
-                    await self._next_in_thread(message, key)
+                if await self._first(message):
+                    async with self.ctx.work.tracked(), reported(message=message):
+                        await self._next_in_thread(message, key)
                 return
         if isinstance(channel, discord.DMChannel):
-            async with self.ctx.work.tracked(), reported(message=message):
-                await self._chain(message)
-        elif self._mentioned(message):
+            if await self._first(message):
+                async with self.ctx.work.tracked(), reported(message=message):
+                    await self._chain(message)
+        elif self._mentioned(message) and await self._first(message):
             async with self.ctx.work.tracked(), reported(message=message):
                 if isinstance(channel, discord.TextChannel):
                     await self._edit_with_thread(message, channel)
                 else:
                     await self._chain(message)
+
+    async def _first(self, message: discord.Message) -> bool:
+        """A message is a turn once, even if a resumed gateway session or a second process sees it again."""
+        return await self.ctx.engine.claim("discord-message", str(message.id))
 
     def _mentioned(self, message: discord.Message) -> bool:
         me = self.ctx.client.user

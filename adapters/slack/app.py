@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -72,7 +71,6 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = "https://slack.com/api/"
 USER_SUBTYPES = (None, "file_share", "thread_broadcast")  # what people post; edits, joins and bot posts are not turns
-SEEN_LIMIT = 5000
 
 
 def make_client(config: SlackConfig, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
@@ -100,8 +98,9 @@ class SlackBot:
         client = client or make_client(config, self._session)
         files = Downloader(config.bot_token, config.api_url)
         self.io = SlackIO(client, engine, files, config.shutdown_grace_s)
-        self.app = GuardedApp(name="gemini-image-bot", client=client, signing_secret=config.signing_secret)
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.app = GuardedApp(
+            name="gemini-image-bot", client=client, signing_secret=config.signing_secret, claim=engine
+        )
         self.app.command(COMMAND)(self.on_imagine)
         self.app.command(STORY_COMMAND)(self.on_story)
         self.app.command(USAGE_COMMAND)(self.on_usage)
@@ -283,24 +282,20 @@ class SlackBot:
         if event.get("subtype") not in USER_SUBTYPES or not _from_a_person(event, context):
             return
         direct = event.get("channel_type") == "im"  # in a DM every message is addressed to the bot
-        self._take(event, context, mentioned=direct or mentions(event.get("text") or "", context.bot_user_id))
+        await self._take(event, context, mentioned=direct or mentions(event.get("text") or "", context.bot_user_id))
 
     async def on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.io.track()
         if _from_a_person(event, context):
-            self._take(event, context, mentioned=True)
+            await self._take(event, context, mentioned=True)
 
-    def _take(self, event: dict[str, Any], context: AsyncBoltContext, *, mentioned: bool) -> None:
+    async def _take(self, event: dict[str, Any], context: AsyncBoltContext, *, mentioned: bool) -> None:
         if not event.get("thread_ts") and not mentioned:
             return  # channel chatter
-        # Slack may deliver one post as both `message` and `app_mention` (and redeliver either): the first
-        # delivery to claim the post's ts answers it. Claimed synchronously, so two deliveries cannot both pass.
-        seen = (event["channel"], event["ts"])
-        if seen in self._seen:
+        # Slack may deliver one post as both `message` and `app_mention`, and redeliver either (to another worker
+        # behind a load balancer too): the first delivery to claim the post's ts in the database answers it.
+        if not await self.engine.claim("slack-message", f"{context.team_id or ''}:{event['channel']}:{event['ts']}"):
             return
-        self._seen[seen] = None
-        if len(self._seen) > SEEN_LIMIT:
-            self._seen.popitem(last=False)
         work = self._user_message(context.team_id or "", event, context.bot_user_id, mentioned)
         self.io.spawn(work, event["channel"], event.get("thread_ts") or event["ts"], event["user"])
 

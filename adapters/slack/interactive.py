@@ -72,11 +72,18 @@ class Interactive:
         app.action(USE_ACTION_PATTERN)(self.on_use)
         app.action(ACTION_REROLL_SET)(self.on_reroll_set)
 
+    async def _first(self, body: dict[str, Any]) -> bool:
+        """True for the first delivery of this press or submission (to any worker): its trigger id is claimed."""
+        trigger = body.get("trigger_id")
+        return not trigger or await self.engine.claim("slack-interaction", str(trigger))
+
     # ---- the message shortcut
 
     async def on_edit_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any]) -> None:
         self.io.track()
         await ack()
+        if not await self._first(shortcut):
+            return
         channel, user_id = shortcut["channel"]["id"], shortcut["user"]["id"]
         message = shortcut.get("message") or {}
         refs = image_refs(message.get("files"))
@@ -103,6 +110,8 @@ class Interactive:
         if asked is None:
             return
         await ack()
+        if not await self._first(body):
+            return
         (prompt, options, workflow), user = asked, _user(body)
         # An image inside a bot thread: that conversation goes on (its model kept) with the image attached.
         work = self.io.turn(
@@ -132,13 +141,15 @@ class Interactive:
     async def on_reroll(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         await ack()
-        self.io.spawn(self._rerun(body, action.get("value"), None), *_where(body))
+        if await self._first(body):
+            self.io.spawn(self._rerun(body, action.get("value"), None), *_where(body))
 
     async def on_upscale(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         await ack()
         parsed = parse_turn_value(action.get("value"))
-        self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
+        if await self._first(body):
+            self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
 
     async def _pressed(self, body: dict[str, Any], value: str | None) -> TurnInfo | None:
         """The stored turn a button names (from the store: the button needs nothing from this process); None, and
@@ -202,6 +213,8 @@ class Interactive:
         if asked is None:
             return
         await ack()
+        if not await self._first(body):
+            return
         (prompt, options, workflow), user, key = asked, _user(body), turn.key
         work = self.io.turn(key.channel, key.thread, user.id,
                             lambda images: next_event(key, user, prompt, images, options, stored=True,
@@ -211,7 +224,8 @@ class Interactive:
     async def on_delete(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
         await ack()
-        self.io.spawn(self._delete(body, action.get("value")), *_where(body))
+        if await self._first(body):
+            self.io.spawn(self._delete(body, action.get("value")), *_where(body))
 
     async def _delete(self, body: dict[str, Any], value: str | None) -> None:
         """The images go (files.delete); their message says who deleted them. History stays."""

@@ -60,6 +60,20 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     assert load_env({"A": "1"}, tmp_path / "missing.env") == {"A": "1"}
 
 
+def test_a_database_url_wins_over_the_sqlite_path_and_shards_are_checked():
+    settings = Settings.from_env({"BOT_DB_PATH": "x.db", "BOT_DATABASE_URL": "postgresql://bot:pw@db/bot",
+                                  "DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "2, 3"})
+    assert settings.database == "postgresql://bot:pw@db/bot" and "pw" not in repr(settings)
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (4, (2, 3))
+    assert Settings.from_env({"BOT_DB_PATH": "x.db"}).database == "x.db"
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"BOT_DATABASE_URL": "mysql://db/bot", "DISCORD_SHARD_IDS": "0"})
+    first, second = error.value.problems
+    assert first.startswith("BOT_DATABASE_URL: 'mysql'") and second.startswith("DISCORD_SHARD_IDS needs DISCORD_SHARD")
+    with pytest.raises(SettingsError, match="from 0 to 1"):
+        Settings.from_env({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "0,2"})
+
+
 def test_search_grounding_can_be_turned_off():
     assert Settings.from_env({}).search is True
     assert Settings.from_env({"BOT_SEARCH": "off"}).search is False

@@ -10,6 +10,7 @@ from core.costs import DEFAULT_PRICES, Prices, parse_overrides
 from core.engine import Engine, EngineConfig
 from core.events import Forbidden, Interrupted, LimitReached, NextTurn, ShowUsage, StartThread, ThreadKey, User
 from core.policy import Policy
+from core.store import Store
 from tests.emulators.gemini import Status
 from tests.support import until
 
@@ -191,3 +192,21 @@ async def test_shutdown_interrupts_queued_requests_too_without_calling_gemini(st
     assert asyncio.get_running_loop().time() - started < 1.5
     assert all(isinstance(r.failure, Interrupted) for r in replies) and gemini.calls == 1
     assert [(await store.get_turn(r.turn_id)).status for r in replies] == ["failed"] * 3
+
+
+async def test_a_429_on_one_process_pauses_the_other_too(postgres_url, model, gemini):
+    first, second = await Store.open(postgres_url), await Store.open(postgres_url)
+    try:
+        engines = [make_engine(store, model) for store in (first, second)]
+        gemini.push(Status(429, retry_after=0.5))
+        loop = asyncio.get_running_loop()
+        hit = asyncio.create_task(engines[0].handle(StartThread(key(1), User("u1"), "x")))
+        await until(lambda: gemini.calls == 1, what="the 429")
+        await until(first.paused_until, what="the shared pause")
+        asked = loop.time()
+        other = await engines[1].handle(StartThread(key(2), User("u2"), "y"))  # another process, another user
+        assert other.ok and loop.time() - asked >= 0.3  # it waited out the fleet's pause
+        assert (await hit).ok
+    finally:
+        await first.close()
+        await second.close()

@@ -1,14 +1,27 @@
-"""The SQLite store: schema, lossless Content round-trip, blobs stored once, bounded history in one query."""
+"""The store contract, on SQLite and on PostgreSQL alike: schema, lossless Content round-trip, blobs stored once,
+bounded history in one query."""
 
 import aiosqlite
+import pytest
 from google.genai import types
 
 from core.events import Options, ThreadKey
-from core.store import MIGRATIONS, Store, Usage, dehydrate, hydrate
+from core.store import MIGRATIONS, DatabaseUrlError, Store, Usage, database_url, dehydrate, describe, hydrate, lock_name
 from tests import pictures
 
 KEY = ThreadKey("console", "local", "console", "t1")
 OPTS = Options(model="gemini-3-pro-image", aspect_ratio="16:9")
+
+
+@pytest.fixture
+async def store(database_url):
+    opened = await Store.open(database_url)
+    yield opened
+    await opened.close()
+
+
+async def count(store, table):
+    return (await store._one(f"SELECT COUNT(*) FROM {table}"))[0]
 
 
 def user(text, image=None):
@@ -56,8 +69,7 @@ async def test_an_image_is_stored_once_however_often_it_is_used(store):
     image = pictures.png(300, 300)
     for i in range(3):
         await add_exchange(store, thread, f"turn {i}", image)
-    rows = await store._db.execute_fetchall("SELECT COUNT(*) FROM blobs")
-    assert rows[0][0] == 1
+    assert await count(store, "blobs") == 1
 
 
 async def test_history_keeps_whole_turns_oldest_first_within_the_turn_window(store):
@@ -91,15 +103,26 @@ async def test_pending_and_failed_turns_are_not_history_but_are_kept(store):
     assert (await store.get_turn(ok)).thread.key == KEY
 
 
-async def test_a_turn_cut_off_by_a_restart_is_marked_failed(tmp_path):
-    store = await Store.open(tmp_path / "bot.db")
+async def test_a_turn_cut_off_by_a_restart_is_marked_failed(database_url):
+    store = await Store.open(database_url)
     thread = await store.save_thread(KEY, OPTS, "u1")
     turn = await store.add_turn(thread, "u1", "in flight", OPTS, user("in flight"))
     await store.close()
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(database_url)
     record = await store.get_turn(turn)
     assert record.status == "failed" and record.prompt == "in flight"
     await store.close()
+
+
+async def test_a_turn_in_progress_on_another_process_is_left_alone_by_a_starting_one(postgres_url):
+    running = await Store.open(postgres_url)
+    thread = await running.save_thread(KEY, OPTS, "u1")
+    async with running.lease(lock_name(KEY)):
+        turn = await running.add_turn(thread, "u1", "in flight", OPTS, user("in flight"))
+        starting = await Store.open(postgres_url)
+        assert (await starting.get_turn(turn)).status == "pending" and starting.interrupted == []
+        await starting.close()
+    await running.close()
 
 
 async def test_forget_removes_turns_and_unused_images(store):
@@ -111,8 +134,7 @@ async def test_forget_removes_turns_and_unused_images(store):
     await add_exchange(store, other, "c", shared)
     assert await store.forget(thread.id) == 2
     assert await store.history(thread.id, 10**9, 6, 10**9) == []
-    blobs = await store._db.execute_fetchall("SELECT COUNT(*) FROM blobs")
-    assert blobs[0][0] == 1  # the image the other thread still uses stays
+    assert await count(store, "blobs") == 1  # the image the other thread still uses stays
     assert len(await store.history(other.id, 10**9, 6, 10**9)) == 2
 
 
@@ -137,3 +159,22 @@ async def test_a_conversation_moves_to_a_new_key_with_its_history(store):
     assert await store.get_thread(KEY) is None
     assert len(await store.history((await store.get_thread(moved)).id, 10**9, 6, 10**9)) == 2
     assert not await store.move_thread(KEY, moved)
+
+
+async def test_the_schema_is_versioned_on_either_database_and_migrating_again_changes_nothing(database_url):
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    assert await first.schema_version() == await second.schema_version() == len(MIGRATIONS)
+    assert await first.migrate() == (len(MIGRATIONS), len(MIGRATIONS))
+    await first.close()
+    await second.close()
+
+
+def test_database_urls_take_sqlalchemys_forms(tmp_path):
+    assert database_url("sqlite:///data/bot.db").database == "data/bot.db"
+    assert database_url("sqlite:////srv/bot.db").database == "/srv/bot.db"
+    assert database_url(tmp_path / "bot.db").drivername == "sqlite+aiosqlite"
+    assert database_url("postgresql://bot:secret@db/bot").drivername == "postgresql+asyncpg"
+    assert database_url("postgres://bot@db/bot").drivername == "postgresql+asyncpg"
+    assert "secret" not in describe(database_url("postgresql://bot:secret@db/bot"))
+    with pytest.raises(DatabaseUrlError):
+        database_url("mysql://db/bot")

@@ -123,7 +123,11 @@ class Gateway:
             session.conn.send(frame)
 
     def _filter_for(self, session: _Session, event: str, data: JSON) -> JSON | None:
-        """Apply intents as Discord does: drop events the session did not ask for, blank message content."""
+        """Route and apply intents as Discord does: a guild's events go to the shard that owns the guild
+        (`(guild_id >> 22) % shard_count`); drop events the session did not ask for, blank message content."""
+        guild = data.get("id" if event == "GUILD_CREATE" else "guild_id") if isinstance(data, dict) else None
+        if session.shard is not None and guild and (int(guild) >> 22) % session.shard[1] != session.shard[0]:
+            return None
         intents = session.intents
         guild_event = (
             event.startswith(_GUILD_EVENTS) and event != "GUILD_CREATE" and not event.startswith("GUILD_MEMBER")

@@ -16,6 +16,7 @@ from adapters.discord.app import run
 from adapters.discord.config import DiscordConfig
 from core.engine import Engine, EngineConfig
 from core.model import GeminiModel
+from core.observe import Observer
 from core.store import Store
 from tests.emulators.discord import JSON, DiscordEmulator, InteractionRecord
 from tests.emulators.gemini import GeminiEmulator
@@ -26,21 +27,27 @@ PRO = "gemini-3-pro-image"
 
 
 class Bot:
-    """The adapter's `run()` as a task over a fresh engine on one SQLite file (restartable on the same file)."""
+    """The adapter's `run()` as a task over a fresh engine on one database (restartable on the same one): a SQLite
+    file, or a PostgreSQL URL that several `Bot`s (processes) share."""
 
-    def __init__(self, emu: DiscordEmulator, gemini: GeminiEmulator, db: Path) -> None:
+    def __init__(self, emu: DiscordEmulator, gemini: GeminiEmulator, db: Path | str) -> None:
         self.emu, self.gemini, self.db = emu, gemini, db
         self.task: asyncio.Task[None] | None = None
         self.engine: Engine | None = None
         self._closers: list = []
 
-    async def start(self, *, model: str = FLASH, max_concurrency: int = 4, in_guild: bool = True) -> Engine:
-        """`in_guild`: commands synced to the emulator's guild (DISCORD_GUILD_IDS), else globally (DMs too)."""
+    async def start(
+        self, *, model: str = FLASH, max_concurrency: int = 4, in_guild: bool = True,
+        shard_count: int | None = None, shard_ids: tuple[int, ...] = (), observer: Observer | None = None,
+    ) -> Engine:
+        """`in_guild`: commands synced to the emulator's guild (DISCORD_GUILD_IDS), else globally (DMs too);
+        `shard_count`/`shard_ids`: run these shards (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS)."""
         store = await Store.open(self.db)
         gemini_model = GeminiModel(gemini_config(self.gemini))
         self._closers = [gemini_model.aclose, store.close]
         self.engine = Engine(
-            store, gemini_model, EngineConfig(default_model=model, max_concurrency=max_concurrency, quota_delay_s=0.01)
+            store, gemini_model, EngineConfig(default_model=model, max_concurrency=max_concurrency, quota_delay_s=0.01),
+            observer=observer,
         )
         config = DiscordConfig(
             token=self.emu.token,
@@ -48,6 +55,8 @@ class Bot:
             gateway_url=self.emu.gateway_url,
             guild_ids=(int(self.emu.guild_id),) if in_guild else (),
             shutdown_grace_s=5,
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )
         ready = asyncio.Event()
         self.task = asyncio.create_task(run(self.engine, config, ready=ready, guild_ready_timeout=0.05))
