@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from core import grounding
+from core import grounding, video
 from core.engine import Engine
 from core.events import (
     BadInput,
@@ -34,12 +34,15 @@ from core.events import (
     Reply,
     ShowSettings,
     ShowUsage,
+    StartStory,
     StartThread,
     ThreadKey,
     User,
+    UseVariant,
+    Workflow,
 )
+from core.flags import parse_request, story_panels
 from core.images import MAX_INPUT_BYTES, check_declared
-from core.options import parse_flags
 from core.turns import extension
 
 log = logging.getLogger(__name__)
@@ -52,8 +55,12 @@ HELP = (
     "Oslo --search",
     "  --think minimal|high                                     thinking level (Flash models): --think high",
     "  --thoughts                                               show the model's thoughts and draft images",
+    "  [--n 2..4]                                               that many variants to pick from (/use K)",
     "any other line                                             the next message in the current thread",
-    "/attach PATH                                               attach an image to the next message (repeatable)",
+    "  [--region TEXT] [--mask] [--extend SIDES[:AMOUNT]] [--style-ref]  edit part of the picture, grow it, restyle it",
+    "/use K                                                     continue from variant K of the latest set",
+    "/story N PROMPT                                            N panels (2 to 8) in one new thread",
+    "/attach PATH                                               attach an image or a video to the next message",
     "/thread ID                                                 switch to a stored thread",
     "/forget                                                    clear the current thread's history",
     "/usage                                                     images and cost today and this month",
@@ -135,6 +142,7 @@ class Console:
         self._out_dir = out_dir.resolve()
         self._thread: str | None = None
         self._attachments: list[ImageInput] = []
+        self._variants: tuple[int, ...] = ()  # the current thread's latest variant set, for /use K
 
     def emit(self, kind: str, value: str) -> None:
         encoding = getattr(self._out, "encoding", None) or "utf-8"
@@ -175,8 +183,14 @@ class Console:
         command, _, rest = line.partition(" ")
         rest = rest.strip()
         if command == "/imagine":
-            prompt, options = parse_flags(rest)
-            await self._start(prompt, options)
+            prompt, options, workflow = parse_request(rest)
+            await self._start(prompt, options, workflow)
+        elif command == "/use":
+            await self._use(rest)
+        elif command == "/story":
+            count, _, prompt = rest.partition(" ")
+            prompt, options, _ = parse_request(prompt)
+            await self._story(story_panels(count), prompt, options)
         elif command == "/attach":
             await self._attach(rest)
         elif command == "/thread":
@@ -202,24 +216,51 @@ class Console:
         elif command.startswith("/") and len(command) > 1 and not command[1:2].isspace():
             self.emit("error", f"Unknown command {command}. Type /help for the list.")
         else:
-            text, options = parse_flags(line)
+            text, options, workflow = parse_request(line)
             if self._thread is None:  # nothing to continue yet: the line starts a thread, as /imagine would
-                await self._start(text, options)
+                await self._start(text, options, workflow)
                 return
             images = self._take_attachments()
-            event = NextTurn(key_for(self._thread), USER, text, images, options)
+            event = NextTurn(key_for(self._thread), USER, text, images, options, workflow)
             await self._post(await self._engine.handle(event, progress=_progress))
 
-    async def _start(self, prompt: str, options: Options) -> None:
+    async def _start(self, prompt: str, options: Options, workflow: Workflow | None = None) -> None:
         thread_id = secrets.token_hex(4)
         images = self._take_attachments()
-        event = StartThread(key_for(thread_id), USER, prompt, images, options)
+        event = StartThread(key_for(thread_id), USER, prompt, images, options, workflow or Workflow())
         reply = await self._engine.handle(event, progress=_progress)
         if reply.turn_id is not None:  # the thread exists once a turn was stored, even if Gemini then failed
-            self._thread = thread_id
-            self.emit("thread", thread_id)
+            self._enter(thread_id)
         await self._post(reply)
 
+    async def _story(self, panels: int, prompt: str, options: Options) -> None:
+        thread_id = secrets.token_hex(4)
+        event = StartStory(key_for(thread_id), USER, prompt, panels, self._take_attachments(), options)
+
+        async def panel(reply: Reply) -> None:
+            if self._thread != thread_id:
+                self._enter(thread_id)
+            if reply.failure is not None:
+                self.emit("error", f"{reply.caption}: {reply.failure.message}")
+                return
+            self.emit("text", " ".join(filter(None, (reply.caption, reply.text))))
+            await self._post(Reply(key=reply.key, turn_id=reply.turn_id, images=reply.images))
+
+        reply = await self._engine.handle(event, progress=_progress, on_part=panel)
+        await self._post(reply)
+
+    async def _use(self, raw: str) -> None:
+        if not self._variants:
+            self.emit("error", "No variant set in this thread. Make one with /imagine PROMPT --n 4.")
+            return
+        if not raw.isdigit() or not 1 <= int(raw) <= len(self._variants):
+            self.emit("error", f"Usage: /use K, where K is 1 to {len(self._variants)}.")
+            return
+        await self._post(await self._engine.handle(UseVariant(self._variants[int(raw) - 1], USER)))
+
+    def _enter(self, thread_id: str) -> None:
+        self._thread, self._variants = thread_id, ()
+        self.emit("thread", thread_id)
     async def _settings(self, rest: str) -> None:
         key = key_for(self._thread or "none")
         if not rest:
@@ -248,8 +289,7 @@ class Console:
         if not thread_id:
             self.emit("error", "Usage: /thread ID")
         elif await self._engine.has_thread(key_for(thread_id)):
-            self._thread = thread_id
-            self.emit("thread", thread_id)
+            self._enter(thread_id)
         else:
             self.emit("error", f"No stored thread {thread_id}. Start one with /imagine.")
 
@@ -271,6 +311,8 @@ class Console:
             path = self._out_dir / f"{self._thread}-{reply.turn_id}-thought-{index + 1}.{extension(image.mime_type)}"
             await asyncio.to_thread(_save, path, image.data)
             self.emit("thought-image", str(path))
+        if reply.variants:
+            self._variants = reply.variants
         for index, image in enumerate(reply.images):
             name = f"{self._thread}-{reply.turn_id}-{index + 1}.{extension(image.mime_type)}"
             path = self._out_dir / name
@@ -288,12 +330,13 @@ def _read_attachment(raw: str) -> tuple[str, bytes]:
     """The file's name and bytes, its size checked before it is read."""
     path = Path(raw).expanduser()
     shown = raw if len(raw) <= 80 else f"{raw[:40]}…{raw[-20:]}"
+    cap = video.MAX_VIDEO_BYTES if video.by_name(path.name) else MAX_INPUT_BYTES
     try:
         if not path.is_file():
             raise ValueError(f"No file at {shown}. Check the path and try /attach again.")
-        check_declared(path.name, path.stat().st_size)
+        check_declared(path.name, path.stat().st_size, cap=cap)
         with path.open("rb") as file:
-            return path.name, file.read(MAX_INPUT_BYTES + 1)
+            return path.name, file.read(cap + 1)
     except BadInput as problem:
         raise ValueError(problem.message) from None
     except OSError as error:  # a name too long, no permission, a directory

@@ -15,7 +15,7 @@ import hashlib
 import io
 import logging
 import textwrap
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from bot import offline_controls as controls
 from bot import offline_interactions
+from bot.offline_files import FilesService, file_uris
 from bot.wire import WireError, WireRequest, parse_request, wire_content
 from core import catalogue
 from core.options import dimensions
@@ -35,12 +36,16 @@ THOUGHT_TOKENS = 180  # what a thinking model reports in `thoughtsTokenCount` fo
 # Models a key lists besides the image models (the real list holds dozens of text, embedding and audio models).
 OTHER_MODELS = ("gemini-3.5-flash", "text-embedding-005")
 KEPT_INTERACTIONS = 500  # the stand-in forgets the oldest stored interactions past this many
+KEPT_TAKES = 10_000  # (prompt, turn) pairs whose redraws it counts, so rerolls and variants differ
 
 
-def draw(prompt: str, width: int, height: int, inputs: list[bytes], base: bytes | None = None, row: int = 0) -> bytes:
+def draw(
+    prompt: str, width: int, height: int, inputs: list[bytes], base: bytes | None = None, row: int = 0, take: int = 0
+) -> bytes:
     """A PNG of the prompt's words: over `base` (the picture being refined) or a colour taken from the words,
-    with any input images pasted along the bottom; `row` moves the words down for each earlier turn."""
-    seed = hashlib.sha256(prompt.encode()).digest()
+    with any input images pasted along the bottom; `row` moves the words down for each earlier turn; `take` (the
+    same request drawn again: a reroll, the variants of a set) changes the colour, as Gemini's takes differ."""
+    seed = hashlib.sha256(prompt.encode() + (f"#{take}".encode() if take else b"")).digest()
     image = Image.new("RGB", (width, height), (seed[0] // 2 + 64, seed[1] // 2 + 64, seed[2] // 2 + 64))
     if base is not None:
         try:
@@ -133,6 +138,8 @@ class GeminiStandIn:
 
         self.interactions: OrderedDict[str, tuple[str, list[dict[str, Any]]]] = OrderedDict()
         self._next_id = 0
+        self.files = FilesService()  # the Files API: resumable uploads, referred to by URI
+        self._takes: Counter[tuple[str, int]] = Counter()  # how often a prompt was drawn at a point of a thread
 
     async def start(self) -> str:
         app = web.Application(client_max_size=MAX_BODY)
@@ -142,12 +149,14 @@ class GeminiStandIn:
         for prefix in ("/{version}", "/{version}/projects/{p}/locations/{l}"):
             app.router.add_post(prefix + "/interactions", self._interact)
         app.router.add_get("/{version}/models", self._list)
+        self.files.routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}"
+        self.files.base_url = self.base_url
         return self.base_url
 
     async def stop(self) -> None:
@@ -235,6 +244,9 @@ class GeminiStandIn:
                 return WireError(404, "NOT_FOUND", f"Interaction '{wire.previous_interaction_id}' was not found.",
                                  code_name="not_found")
             wire.contents = [*chain[1], *wire.contents]
+        unknown = [uri for uri in file_uris(wire.contents) if not self.files.knows(uri)]
+        if unknown:
+            return WireError(400, "INVALID_ARGUMENT", f"File {unknown[0]} does not exist or has expired.")
         return await self.answer(wire)
 
     async def answer(self, wire: WireRequest) -> dict[str, Any] | WireError:
@@ -242,8 +254,12 @@ class GeminiStandIn:
         width, height = dimensions(wire.aspect_ratio, wire.image_size)
         # an edit pastes its input images; a refinement draws over the picture it refines
         turns = sum(1 for content in wire.contents[:-1] if content.get("role") == "model")
+        if len(self._takes) > KEPT_TAKES:  # a long-running stand-in forgets old prompts rather than grow
+            self._takes.clear()
+        take = self._takes[(wire.prompt, turns)]
+        self._takes[(wire.prompt, turns)] += 1
         png = await asyncio.to_thread(
-            draw, wire.prompt, width, height, wire.input_images, wire.previous_image, turns
+            draw, wire.prompt, width, height, wire.input_images, wire.previous_image, turns, take
         )
         return self.image_response(png, wire)
 
@@ -252,7 +268,7 @@ class GeminiStandIn:
         model = catalogue.capabilities(wire.model)
         # a signature names the model that issued it: another model refuses it, as Gemini does
         signature = f"sig:{wire.model}:{response_id}".encode() if model.thinks else None
-        text = f"Offline stand-in: {wire.prompt[:80]}" if wire.prompt else "Offline stand-in"
+        text = f"Offline stand-in: {' '.join(wire.prompt.split())[:80]}" if wire.prompt else "Offline stand-in"
         tokens = model.image_tokens.get(wire.image_size or "1K", 1290)
         answer = image_answer(png, text, model=wire.model, response_id=response_id, signature=signature,
                               tokens=tokens, thoughts=THOUGHT_TOKENS if model.thinks else 0)

@@ -41,6 +41,9 @@ def _part(item: Any) -> dict[str, Any] | None:
     data = getattr(item, "data", None)
     if data:
         return {"inline_data": {"mime_type": item.mime_type, "data": b64decode(data)}}
+    uri = getattr(item, "uri", None)
+    if uri:  # a Files API upload, referred to by URI
+        return {"file_data": {"file_uri": uri, "mime_type": item.mime_type}}
     return None
 
 

@@ -49,6 +49,10 @@ def _resets(at: float, now: float) -> str:
     return f"It resets at {when} (in {left // 3600} h {left % 3600 // 60} min)."
 
 
+def _set_cost(count: int, estimate: float) -> str:
+    return f"These {count} images would cost about ${estimate:.2f} together, so none were made. " if count > 1 else ""
+
+
 class Accountant:
     def __init__(self, store: Store, limits: Limits, prices: Prices, clock: Callable[[], float] = time.time) -> None:
         self._store = store
@@ -59,21 +63,22 @@ class Accountant:
     @asynccontextmanager
     async def reserve(
         self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool,
-        searching: bool = False,
+        searching: bool = False, count: int = 1,
     ) -> AsyncIterator[None]:
-        """Hold the estimate while the request runs; raise LimitReached naming the limit and when it resets.
+        """Hold the estimate of `count` images (a variant set, a story: all before any call) while the request runs;
+        raise LimitReached naming the limit, the numbers and when it resets: a set that does not fit is refused whole.
 
         The check and the reservation are one transaction in the store, serialised per user and per space across
-        every process. Record the turn's usage inside the block: the hold is dropped only after the real cost is
+        every process. Record the turns' usage inside the block: the hold is dropped only after the real cost is
         counted.
         """
         if not self._limited():
             yield  # nothing to hold against: no database round trip
             return
-        estimate = self.prices.estimate(model, size, inputs, searching)
+        estimate = self.prices.estimate(model, size, inputs, searching) * count
         now = self.clock()
-        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now))
-        taken = await self._store.reserve(hold, lambda totals: self._refusal(totals, estimate, exempt, now))
+        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now), count)
+        taken = await self._store.reserve(hold, lambda totals: self._refusal(totals, estimate, exempt, now, count))
         if isinstance(taken, LimitReached):
             raise taken
         try:
@@ -82,16 +87,16 @@ class Accountant:
             await asyncio.shield(self._store.release(taken))
 
     async def check(
-        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool
+        self, key: ThreadKey, user: User, model: str, size: str | None, inputs: int, exempt: bool, count: int = 1
     ) -> None:
         """Raise LimitReached when a request like this would be refused now: asked before anything is downloaded
         or decoded for it (`reserve` asks again, holding the estimate, when the request runs)."""
         if not self._limited():
             return
-        estimate = self.prices.estimate(model, size, inputs)
+        estimate = self.prices.estimate(model, size, inputs) * count
         now = self.clock()
-        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now))
-        if refusal := self._refusal(await self._store.totals(hold), estimate, exempt, now):
+        hold = Hold(key.platform, key.space, user.id, estimate, day_start(now), month_start(now), count)
+        if refusal := self._refusal(await self._store.totals(hold), estimate, exempt, now, count):
             raise refusal
 
     def _limited(self) -> bool:
@@ -99,24 +104,26 @@ class Accountant:
         return not (limits.user_daily_images is None and limits.space_daily_usd is None
                     and limits.space_monthly_usd is None)
 
-    def _refusal(self, totals: Totals, estimate: float, exempt: bool, now: float) -> LimitReached | None:
+    def _refusal(self, totals: Totals, estimate: float, exempt: bool, now: float, count: int) -> LimitReached | None:
         limits = self.limits
-        if limits.user_daily_images is not None and not exempt and totals.user_images_today >= limits.user_daily_images:
-            return LimitReached(
-                f"You have reached your daily limit of {limits.user_daily_images} images. "
-                + _resets(day_start(now) + 86_400, now),
-                reason="user_daily_images",
-            )
+        if limits.user_daily_images is not None and not exempt:
+            if totals.user_images_today + count > limits.user_daily_images:
+                left = max(0, limits.user_daily_images - totals.user_images_today)
+                whole = (f"These {count} images need {count} of your daily limit of {limits.user_daily_images}; "
+                         f"you have {left} left, so none were made. ") if count > 1 else (
+                         f"You have reached your daily limit of {limits.user_daily_images} images. ")
+                return LimitReached(whole + _resets(day_start(now) + 86_400, now), reason="user_daily_images")
         if limits.space_daily_usd is not None and totals.space_usd_today + estimate > limits.space_daily_usd + 1e-9:
             return LimitReached(
                 f"This server/workspace has used its daily image budget (${totals.space_usd_today:.2f} of "
-                f"${limits.space_daily_usd:.2f}). " + _resets(day_start(now) + 86_400, now),
+                f"${limits.space_daily_usd:.2f}). " + _set_cost(count, estimate)
+                + _resets(day_start(now) + 86_400, now),
                 reason="space_daily_usd",
             )
         if limits.space_monthly_usd is not None and totals.space_usd_month + estimate > limits.space_monthly_usd + 1e-9:
             return LimitReached(
                 f"This server/workspace has used its monthly image budget (${totals.space_usd_month:.2f} of "
-                f"${limits.space_monthly_usd:.2f}). " + _resets(next_month(now), now),
+                f"${limits.space_monthly_usd:.2f}). " + _set_cost(count, estimate) + _resets(next_month(now), now),
                 reason="space_monthly_usd",
             )
         return None

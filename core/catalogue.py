@@ -42,6 +42,7 @@ class ModelInfo:
     image_tokens: dict[str, int] = field(default_factory=dict)  # output tokens Google counts per image
     replacement: str | None = None  # a model id or a family short name
     known: bool = True  # False: offered by the key but not in this table (conservative values)
+    video_input: bool = False  # accepts a video as context for a still (unconfirmed: False, the conservative value)
 
     @property
     def name(self) -> str:
@@ -66,7 +67,7 @@ MODELS: dict[str, ModelInfo] = {
             ("flash-3.1", "flash3.1", "3.1", "nano-banana-2", "nb2"), BASE_RATIOS + EXTREME_RATIOS,
             ("512px", "1K", "2K", "4K"), 14, 3072, True, ("minimal", "high"), True, True, 0.50, 3.00,
             {"512px": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151}, {"512px": 747, "1K": 1120, "2K": 1680, "4K": 2520},
-            replacement="flash",
+            replacement="flash", video_input=True,  # Google's changelog, 2026-05-28: video as context for a still
         ),
         ModelInfo(
             "gemini-3-pro-image", "Nano Banana Pro (3 Pro Image)", "pro", GA, "2026-05-28",

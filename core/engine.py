@@ -15,9 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 
-from core import catalogue, images, options, turns
+from core import canvas, catalogue, images, story, turns, variants, video
 from core.backlog import STORE_ERRORS, Backlog
 from core.budget import Accountant, Limits, month_start, usage_report
+from core.compose import Composer
 from core.controls import Controls
 from core.costs import Prices
 from core.events import (
@@ -38,17 +39,22 @@ from core.events import (
     NextTurn,
     NotFound,
     Options,
+    PartCallback,
     ProgressCallback,
     QuotaExhausted,
     Reply,
     Reroll,
+    RerollSet,
     ShowSettings,
     ShowThoughts,
     ShowUsage,
+    StartStory,
     StartThread,
     StoreUnavailable,
     ThreadKey,
     User,
+    UseVariant,
+    Workflow,
 )
 from core.generation import Content, GenerateRequest, Generation, ImageModel
 from core.history import for_model
@@ -59,6 +65,7 @@ from core.pixels import DEFAULT_BUDGET, PixelBudget
 from core.policy import Policy
 from core.progress import Reporter
 from core.queue import FairQueue
+from core.runner import Composed, Request, Tickets
 from core.store import Store, ThreadRecord, Usage, lock_name
 from core.turns import Permission, TurnInfo, Withdrawal
 
@@ -68,7 +75,6 @@ MiB = 1024 * 1024
 # Raw bytes per request: base64 inflates by 4/3, so 14 MiB of images and JSON stays near 18.7 MiB on the wire,
 # under Gemini's 20 MiB limit on a whole inline request.
 RAW_BUDGET = 14 * MiB
-INPUT_BUDGET = 7 * MiB  # the new message's images, together; the rest of RAW_BUDGET is for history
 INTERRUPTED = "The bot restarted before this image was finished. Press Try again, or send it again."
 PAUSE_POLL_S = 0.5
 INTERRUPTED_BY_CRASH = (
@@ -133,20 +139,24 @@ class Engine:
         self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
         self._pause_read = (-PAUSE_POLL_S, 0.0)  # (when the fleet's "paused until" was read, its value)
+        self.tickets = Tickets()
+        self._composer = Composer(store, model, self._prepare)
 
     @property
     def store(self) -> Store:
         return self._store
 
     async def handle(
-        self, event: Event, *, progress: ProgressCallback | None = None, ticket: str | None = None
+        self, event: Event, *, progress: ProgressCallback | None = None, ticket: str | None = None,
+        on_part: PartCallback | None = None,
     ) -> Reply:
         """Answer one event: a result, or a Reply whose failure says why not. Never raises a Failure.
 
-        `progress` hears where the request stands while it waits and runs; `ticket` lets `cancel` withdraw it.
+        `progress` hears where the request stands while it waits and runs; `ticket` lets `cancel` withdraw it;
+        `on_part` hears each part of a longer answer as it is done (a story's panels).
         """
         key = getattr(event, "key", None)
-        request = _Request(progress, ticket)
+        request = Request(progress, ticket)
         self._active += 1
         self._idle.clear()
         try:
@@ -161,6 +171,12 @@ class Engine:
                     reply = await self._next(event, request)
                 case Reroll():
                     reply = await self._reroll(event, request)
+                case UseVariant():
+                    reply = await variants.use(self, event)
+                case RerollSet():
+                    reply = await variants.reroll(self, event, request)
+                case StartStory():
+                    reply = await story.run(self, event, request, on_part)
                 case Forget():
                     reply = await self._forget(event)
                 case ShowUsage():
@@ -231,14 +247,19 @@ class Engine:
         await self._store.unclaim(kind, name)
 
     def cancel(self, ticket: str) -> bool:
-        """Withdraw a request that is still waiting in the queue; False once it has started (or is unknown)."""
-        return self.queue.cancel(ticket)
+        """Withdraw a request that is still waiting in the queue (every call of a variant set), or stop a story
+        before its next panel; False once it has started (or is unknown)."""
+        stopped = self.tickets.stop(ticket)
+        withdrawn = self.queue.cancel(ticket)
+        for member in self.tickets.groups.get(ticket, ()):
+            withdrawn = self.queue.cancel(member) or withdrawn
+        return withdrawn or stopped
 
     async def move_thread(self, old: ThreadKey, new: ThreadKey) -> bool:
         """The conversation goes on under `new` (same platform and space): its platform thread was re-created."""
         if (old.platform, old.space) != (new.platform, new.space):
             raise ValueError("a conversation moves within its platform and space only")
-        async with self._thread_lock(old):
+        async with self.thread_lock(old):
             return await self._store.move_thread(old, new)
 
     # what adapters ask before they build an event (no image is loaded to answer) ---------------------
@@ -260,6 +281,13 @@ class Engine:
         UnsupportedOption says why not."""
         return self.controls.allowed(self.lineup.check(chosen.over(base or Options()))[0])
 
+    def check_video(self, chosen: Options, name: str, size: int | None, base: Options | None = None) -> None:
+        """A video attachment, before it is downloaded: the model that would run takes video, and it is not too
+        large; UnsupportedOption names the models that do, or the size allowed."""
+        model = self.check_options(chosen, base).model
+        assert model is not None
+        video.check(self.lineup.info(model), name, size or 0, 1)
+
     def refusal(self, key: ThreadKey) -> str | None:
         """Why this place is not served (an allow-list), before anything is posted there; None when it is."""
         return self.policy.refusal(key)
@@ -278,7 +306,7 @@ class Engine:
     def withdraw(self, ticket: str, user: User, platform: str) -> Withdrawal:
         """The requester's Cancel: withdraw a request still waiting in line. Who asked is the queue's own record of
         the ticket, never what the button says."""
-        owner = self.queue.owner(ticket)
+        owner = self.queue.owner(ticket) or self.tickets.owner(ticket)  # a waiting call, or a running set or story
         if owner is None:
             return Withdrawal.STARTED
         where, _, requester_id = owner.partition(":")
@@ -311,63 +339,81 @@ class Engine:
 
     # events ------------------------------------------------------------------------------------------
 
-    async def _start(self, event: StartThread | EditImages, request: _Request) -> Reply:
-        if not event.prompt.strip():
+    async def _start(self, event: StartThread | EditImages, request: Request) -> Reply:
+        if not event.prompt.strip() and not event.workflow.edits:
             raise BadInput(
                 "The prompt is empty. Describe the image you want, for example `/imagine a red fox in the snow`."
                 if isinstance(event, StartThread) else "Say what to change, for example `make it night`."
             )
-        chosen, notice = self.lineup.check(await self.controls.starting(event.key, event.options))
-        chosen = self.controls.allowed(chosen)
-        await self._admit(event.key, event.user, chosen, len(event.images))
-        turn = await self.controls.turn(event.key, event.prompt, chosen, edit=bool(event.images), restyle=True)
-        message = await self._message(turn.text, event.images, chosen)
-        async with self._thread_lock(event.key):
-            thread = await self._store.save_thread(event.key, chosen, event.user.id)
-            reply = await self._run(thread, event.user, event.prompt, chosen, message, request, guidance=turn.guidance)
-            return _told(reply, notice)
+        composed, notice = await self.starting(event.key, event.user, event.prompt, event.options, event.images,
+                                               event.workflow, event.workflow.n)
+        async with self.thread_lock(event.key):
+            thread = await self._store.save_thread(event.key, composed.chosen, event.user.id)
+            return _told(await self._one_or_set(thread, event.user, event.prompt, composed, event.workflow, request),
+                         notice)
 
-    async def _next(self, event: NextTurn, request: _Request) -> Reply:
-        if not event.text.strip() and not event.images:
+    async def starting(
+        self, key: ThreadKey, user: User, prompt: str, chosen: Options, inputs: tuple[ImageInput, ...],
+        workflow: Workflow, count: int,
+    ) -> tuple[Composed, str | None]:
+        """A new conversation's first turn: the defaults in force here under the user's flags, checked against the
+        model and (for `count` images) the limits, with the style's words and the guidance; and the notice naming
+        the model that runs, if another."""
+        checked, notice = self.lineup.check(await self.controls.starting(key, chosen))
+        checked = self.controls.allowed(checked)
+        await self._admit(key, user, checked, len(inputs), count)
+        turn = await self.controls.turn(key, prompt, checked, edit=bool(inputs) or workflow.edits, restyle=True)
+        return await self.compose(turn.text, inputs, checked, workflow, None, guidance=turn.guidance), notice
+
+    async def _next(self, event: NextTurn, request: Request) -> Reply:
+        if not event.text.strip() and not event.images and not event.workflow.edits:
             raise BadInput("That message is empty. Say what to change, or attach an image.")
-        async with self._thread_lock(event.key):
+        async with self.thread_lock(event.key):
             thread = await self._store.get_thread(event.key)
             if thread is None:
                 raise NotFound("This conversation is not stored. Start a new one with /imagine.")
             chosen, notice = self.lineup.check(event.options.over(thread.options))
             chosen = self.controls.allowed(chosen)
-            await self._admit(event.key, event.user, chosen, len(event.images))
+            await self._admit(event.key, event.user, chosen, len(event.images), event.workflow.n)
             turn = await self.controls.turn(event.key, event.text, chosen, edit=True,
                                             restyle=event.options.style is not None)
-            message = await self._message(turn.text, event.images, chosen)
-            if chosen != thread.options:  # flags on a later message change the thread from here on
-                thread = await self._store.save_thread(event.key, chosen, thread.created_by)
-            reply = await self._run(thread, event.user, event.text, chosen, message, request, guidance=turn.guidance)
+            composed = await self.compose(turn.text, event.images, chosen, event.workflow, thread,
+                                          guidance=turn.guidance)
+            if composed.chosen != thread.options:  # flags on a later message change the thread from here on
+                thread = await self._store.save_thread(event.key, composed.chosen, thread.created_by)
+            reply = await self._one_or_set(thread, event.user, event.text, composed, event.workflow, request)
             return _told(reply, notice)
 
-    async def _reroll(self, event: Reroll, request: _Request) -> Reply:
+    async def _one_or_set(
+        self, thread: ThreadRecord, user: User, prompt: str, composed: Composed, workflow: Workflow, request: Request
+    ) -> Reply:
+        if workflow.n > 1:
+            return await variants.run_set(self, thread, user, prompt, composed, workflow.n, request)
+        return await self._run(thread, user, prompt, composed, request)
+
+    async def _reroll(self, event: Reroll, request: Request) -> Reply:
         turn = await self._store.get_turn(event.turn_id)
         if turn is None:
             raise NotFound("That image's conversation was cleared (/forget) or no longer exists.")
         if refusal := self.policy.refusal(turn.thread.key):
             raise Forbidden(refusal)
-        guidance = (await self.controls.in_force(turn.thread.key)).guidance()
-        async with self._thread_lock(turn.thread.key):
+        guidance = await self.guidance(turn.thread.key)
+        async with self.thread_lock(turn.thread.key):
             if event.image_size:
                 bigger = Options(image_size=event.image_size).over(turn.options)
                 chosen, notice = self.lineup.check(bigger)
                 message: Content = {"role": "user", "parts": [{"text": UPSCALE_PROMPT}]}
-                reply = await self._run(turn.thread, event.user, turn.prompt, chosen, message, request, turn.id + 1,
-                                        guidance=guidance)
+                reply = await self._run(turn.thread, event.user, turn.prompt, Composed(message, chosen, None, guidance),
+                                        request, turn.id + 1)
                 return _told(reply, notice)
             chosen, notice = self.lineup.check(turn.options)  # its model may be gone since: the replacement runs
             chosen = self.controls.allowed(chosen)
-            reply = await self._run(turn.thread, event.user, turn.prompt, chosen, turn.request, request, turn.id,
-                                    guidance=guidance)
+            again = Composed(turn.request, chosen, None, guidance)
+            reply = await self._run(turn.thread, event.user, turn.prompt, again, request, turn.id)
             return _told(reply, notice)
 
     async def _forget(self, event: Forget) -> Reply:
-        async with self._thread_lock(event.key):
+        async with self.thread_lock(event.key):
             thread = await self._store.get_thread(event.key)
             if thread is None:
                 raise NotFound("There is no stored conversation here to forget.")
@@ -396,57 +442,85 @@ class Engine:
         try:
             base = await self.thread_options(key) if isinstance(event, NextTurn) else None
             chosen, _ = self.lineup.check(getattr(event, "options", Options()).over(base or Options()))
-            await self._admit(key, user, chosen, len(getattr(event, "images", ())))
+            count = event.panels if isinstance(event, StartStory) else getattr(event, "workflow", Workflow()).n
+            await self._admit(key, user, chosen, len(getattr(event, "images", ())), count)
         except Failure as failure:
             return failure
         return None
 
-    async def _admit(self, key: ThreadKey, user: User, chosen: Options, inputs: int) -> None:
+    async def _admit(self, key: ThreadKey, user: User, chosen: Options, inputs: int, count: int = 1) -> None:
+        """Refused now (`count` images: a set, a story) before anything is decoded: LimitReached says why."""
         assert chosen.model is not None
         exempt = self.policy.is_admin(key.platform, user)
-        await self.accountant.check(key, user, chosen.model, chosen.image_size, inputs, exempt)
+        await self.accountant.check(key, user, chosen.model, chosen.image_size, inputs, exempt, count)
 
     # the turn itself ---------------------------------------------------------------------------------
 
-    async def _message(self, text: str, inputs: tuple[ImageInput, ...], chosen: Options) -> Content:
-        """The user's turn as Gemini Content, images validated and shrunk off the event loop, each decoded only
-        when the pixel budget has room for it."""
+    async def compose(
+        self, text: str, inputs: tuple[ImageInput, ...], chosen: Options, workflow: Workflow,
+        thread: ThreadRecord | None, *, guidance: str | None = None,
+    ) -> Composed:
+        """The user's turn as Gemini Content (see `core.compose`), with the system instruction it goes with."""
         assert chosen.model is not None
-        spec = self.lineup.info(chosen.model)
-        options.check_inputs(len(inputs), spec)
-        each = INPUT_BUDGET // max(1, len(inputs))
-        prepared = [await self._prepare(image, spec.max_input_edge, each) for image in inputs]
-        parts: list[dict] = [{"text": text.strip()}] if text.strip() else []
-        parts += [{"inline_data": {"mime_type": mime, "data": data}} for data, mime in prepared]
-        return {"role": "user", "parts": parts}
+        composed = await self._composer.compose(text, inputs, chosen, self.lineup.info(chosen.model), workflow,
+                                                thread)
+        return replace(composed, guidance=guidance)
+
+    async def guidance(self, key: ThreadKey) -> str | None:
+        """The system instruction in force where `key` lives (the server's and channel's settings)."""
+        return (await self.controls.in_force(key)).guidance()
+
+    @asynccontextmanager
+    async def reserve(
+        self, key: ThreadKey, user: User, chosen: Options, message: Content, count: int
+    ) -> AsyncIterator[None]:
+        """Hold the estimate of `count` images against every limit and budget, before any call."""
+        assert chosen.model is not None
+        inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
+        exempt = self.policy.is_admin(key.platform, user)
+        async with self.accountant.reserve(key, user, chosen.model, chosen.image_size, inputs, exempt,
+                                           searching=chosen.searching is not None, count=count):
+            yield
 
     async def _run(
-        self, thread: ThreadRecord, user: User, prompt: str, chosen: Options, message: Content, request: _Request,
-        before: int | None = None, *, guidance: str | None = None,
+        self, thread: ThreadRecord, user: User, prompt: str, composed: Composed, request: Request,
+        before: int | None = None,
     ) -> Reply:
-        assert chosen.model is not None
-        turn_id = await self._store.add_turn(thread, user.id, prompt, chosen, message)
-        reply = Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt)
-        inputs = sum(1 for part in message.get("parts") or () if "inline_data" in part)
-        exempt = self.policy.is_admin(thread.key.platform, user)
+        chosen = composed.chosen
+        turn_id = await self._store.add_turn(thread, user.id, prompt, chosen, composed.message)
         try:
-            async with self.accountant.reserve(thread.key, user, chosen.model, chosen.image_size, inputs, exempt,
-                                               searching=chosen.searching is not None):
-                budget = self._config.raw_budget - _content_size(message)
-                previous = await self._chain(thread.id, before or turn_id, chosen.model)
-                window = partial(self._window, thread.id, before or turn_id, chosen.model, max(0, budget))
-                # with a chain to continue, the window is read only if Gemini turns out not to have it
-                history = [] if previous is not None else await window()
-                call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
-                                       previous, load_history=window if previous is not None else None,
-                                       search=chosen.searching, thinking_level=chosen.think,
-                                       include_thoughts=bool(chosen.thoughts), system_instruction=guidance)
-                result = await self._generate(call, turns.owner(thread.key.platform, user.id), request)
-                # paid for: the user gets it even when the store cannot write now (kept and retried)
-                complete = partial(self._store.complete_turn, turn_id, result.content, result.interaction_id)
-                await self.backlog.write(f"turn {turn_id}", complete)
-                record = partial(self._record, thread.key, user, chosen, result, self.accountant.clock())
-                await self.backlog.write(f"usage of turn {turn_id}", record)
+            async with self.reserve(thread.key, user, chosen, composed.message, 1):
+                reply = await self.attempt(thread, user, turn_id, prompt, composed, request, before or turn_id)
+        except Failure as failure:  # a limit reached: nothing was sent
+            failed = partial(self._store.fail_turn, turn_id, failure.kind)
+            await self.backlog.write(f"failure of turn {turn_id}", failed)
+            return Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt, failure=failure)
+        return reply
+
+    async def attempt(
+        self, thread: ThreadRecord, user: User, turn_id: int, prompt: str, composed: Composed, request: Request,
+        before: int,
+    ) -> Reply:
+        """One stored turn sent to the model (already reserved for): the reply, or one saying why not."""
+        chosen, message = composed.chosen, composed.message
+        assert chosen.model is not None
+        reply = Reply(key=thread.key, turn_id=turn_id, options=chosen, prompt=prompt)
+        try:
+            budget = self._config.raw_budget - _content_size(message)
+            previous = await self._chain(thread.id, before, chosen.model)
+            window = partial(self._window, thread.id, before, chosen.model, max(0, budget))
+            # with a chain to continue, the window is read only if Gemini turns out not to have it
+            history = [] if previous is not None else await window()
+            call = GenerateRequest(chosen.model, history, message, chosen.aspect_ratio, chosen.image_size,
+                                   previous, load_history=window if previous is not None else None,
+                                   search=chosen.searching, thinking_level=chosen.think,
+                                   include_thoughts=bool(chosen.thoughts), system_instruction=composed.guidance)
+            result = await self._generate(call, turns.owner(thread.key.platform, user.id), request)
+            # paid for: the user gets it even when the store cannot write now (kept and retried)
+            complete = partial(self._store.complete_turn, turn_id, result.content, result.interaction_id)
+            await self.backlog.write(f"turn {turn_id}", complete)
+            record = partial(self._record, thread.key, user, chosen, result, self.accountant.clock())
+            await self.backlog.write(f"usage of turn {turn_id}", record)
         except Failure as failure:
             failed = partial(self._store.fail_turn, turn_id, failure.kind)
             await self.backlog.write(f"failure of turn {turn_id}", failed)
@@ -457,9 +531,12 @@ class Engine:
             log.exception("turn %s failed unexpectedly", turn_id)
             await self.backlog.write(f"failure of turn {turn_id}", partial(self._store.fail_turn, turn_id, "internal"))
             return replace(reply, failure=ModelUnavailable("Something broke on the bot's side; try again."))
-        notices = () if result.images else (
+        notices: tuple[str, ...] = () if result.images else (
             "Gemini answered in words only. Ask for a picture, for example `draw it` or `generate an image of …`.",
         )
+        if composed.canvas is not None and result.images:
+            got = await asyncio.to_thread(canvas.image_size, result.images[0].data)
+            notices += tuple(filter(None, [canvas.shape_notice(composed.canvas, got)]))
         return replace(reply, images=result.images, text=result.text, notices=notices, grounding=result.grounding,
                        thoughts=result.thoughts if chosen.thoughts else (),
                        thought_images=result.thought_images if chosen.thoughts else ())
@@ -504,7 +581,7 @@ class Engine:
         models = await self._store.turn_models(thread_id, before, self._config.history_turns)
         return for_model(history, models, model)
 
-    async def _generate(self, call: GenerateRequest, owner: str, request: _Request) -> Generation:
+    async def _generate(self, call: GenerateRequest, owner: str, request: Request) -> Generation:
         """The model call, in the fair queue; a 429 pauses the whole queue and the request goes again first."""
         reporter = Reporter(request.progress, self._config.progress_interval)
         async with reporter.running():
@@ -556,7 +633,7 @@ class Engine:
             return await asyncio.to_thread(images.prepare, image.data, image.name, max_edge, max_bytes)
 
     @asynccontextmanager
-    async def _thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
+    async def thread_lock(self, key: ThreadKey) -> AsyncIterator[None]:
         """One turn at a time per thread: in this process an asyncio lock, across processes the store's lease."""
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
@@ -567,12 +644,6 @@ class Engine:
             users[0] -= 1
             if users[0] == 0:  # no one waits: drop it so the dict does not grow with every thread ever seen
                 del self._locks[key]
-
-
-@dataclass(frozen=True)
-class _Request:
-    progress: ProgressCallback | None = None
-    ticket: str | None = None
 
 
 def _told(reply: Reply, notice: str | None) -> Reply:

@@ -36,10 +36,40 @@ class User:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """Raw bytes of an image a user sent; the name is for messages only, never for the format."""
+    """Raw bytes of an image (or a video) a user sent; the name is for messages only, never for the format."""
 
     data: bytes
     name: str = "image"
+
+
+SIDES = ("top", "bottom", "left", "right")
+
+
+@dataclass(frozen=True)
+class Extend:
+    """Outpainting: how far to grow the canvas on each side, as a fraction (0.1 to 1.0) of the picture's size."""
+
+    top: float = 0.0
+    bottom: float = 0.0
+    left: float = 0.0
+    right: float = 0.0
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """What one request asks for beyond a single picture: `n` variants, a region or mask edit, a larger canvas, a
+    style reference. Per request, never kept as a thread's options."""
+
+    n: int = 1
+    region: str | None = None
+    mask: bool = False  # the message's last attachment is the mask (white marks the area)
+    extend: Extend | None = None
+    style_ref: bool = False  # the message's last attachment is the style reference
+
+    @property
+    def edits(self) -> bool:
+        """It works on a picture: it needs one (attached, or the thread's latest)."""
+        return bool(self.region or self.mask or self.extend or self.style_ref)
 
 
 @dataclass(frozen=True)
@@ -113,6 +143,7 @@ class StartThread:
     prompt: str
     images: tuple[ImageInput, ...] = ()
     options: Options = field(default_factory=Options)
+    workflow: Workflow = field(default_factory=Workflow)
 
 
 @dataclass(frozen=True)
@@ -124,6 +155,7 @@ class NextTurn:
     text: str
     images: tuple[ImageInput, ...] = ()
     options: Options = field(default_factory=Options)
+    workflow: Workflow = field(default_factory=Workflow)
 
 
 @dataclass(frozen=True)
@@ -135,6 +167,7 @@ class EditImages:
     prompt: str
     images: tuple[ImageInput, ...]
     options: Options = field(default_factory=Options)
+    workflow: Workflow = field(default_factory=Workflow)
 
 
 @dataclass(frozen=True)
@@ -144,6 +177,34 @@ class Reroll:
     turn_id: int
     user: User
     image_size: str | None = None
+
+
+@dataclass(frozen=True)
+class UseVariant:
+    """"Use k": the conversation goes on from this variant of its set (the others leave the history)."""
+
+    turn_id: int
+    user: User
+
+
+@dataclass(frozen=True)
+class RerollSet:
+    """"Reroll all": the same request as a variant set, again, as a new set of the same size."""
+
+    turn_id: int
+    user: User
+
+
+@dataclass(frozen=True)
+class StartStory:
+    """`/story N PROMPT`: N panels in one new conversation, each a turn that sees the panels before it."""
+
+    key: ThreadKey
+    user: User
+    prompt: str
+    panels: int
+    images: tuple[ImageInput, ...] = ()
+    options: Options = field(default_factory=Options)
 
 
 @dataclass(frozen=True)
@@ -204,7 +265,7 @@ class ShowThoughts:
 
 
 Event = (StartThread | NextTurn | EditImages | Reroll | Forget | ShowUsage | ListModels | ListStyles | ShowSettings
-         | ChangeSetting | ShowThoughts)
+         | ChangeSetting | ShowThoughts | UseVariant | RerollSet | StartStory)
 
 
 @dataclass(frozen=True)
@@ -214,11 +275,13 @@ class Progress:
     stage: str
     elapsed: float
     position: int | None = None
+    panel: tuple[int, int] | None = None  # (k, N): a story's panel k of N
 
     def describe(self) -> str:
+        where = f"panel {self.panel[0]} of {self.panel[1]}: " if self.panel else ""
         if self.stage == "queued":
-            return f"Queued: #{self.position} in line ({self.elapsed:.0f} s)"
-        return f"Generating… ({self.elapsed:.0f} s)"
+            return f"{where}Queued: #{self.position} in line ({self.elapsed:.0f} s)"
+        return f"{where}Generating… ({self.elapsed:.0f} s)"
 
 
 ProgressCallback = Callable[[Progress], Awaitable[None]]
@@ -248,6 +311,8 @@ class Reply:
     grounding: Grounding | None = None  # the searches and sources behind the picture, shown with it
     thoughts: tuple[str, ...] = ()  # the model's thought text, shown apart from the result when asked for
     thought_images: tuple[OutputImage, ...] = ()  # interim images made while thinking: never the result
+    variants: tuple[int, ...] = ()  # a variant set: the turn of each image, in order ("Use k" names images[k-1])
+    caption: str | None = None  # a story panel's "k/N" (its line of the story is `text`)
 
     @property
     def ok(self) -> bool:
@@ -375,3 +440,6 @@ class Interrupted(Failure):
 
     kind = "interrupted"
     retryable = True
+
+
+PartCallback = Callable[[Reply], Awaitable[None]]  # hears each part of a longer answer (a story's panels) as done

@@ -263,3 +263,10 @@ def _shrink_to(image: Image.Image, max_bytes: int) -> tuple[bytes, str]:
         width, height = image.size
         image = image.resize((max(1, int(width * 0.7)), max(1, int(height * 0.7))), Image.Resampling.LANCZOS)
     raise BadInput(f"This image cannot be made smaller than {max_bytes} bytes.")
+
+
+def load_rgb(data: bytes, name: str) -> Image.Image:
+    """A user's (or the model's) picture decoded as RGB, checked as `prepare` checks it: BadInput says why not."""
+    with _open(data, name) as opened:
+        decoded, _ = _decode(opened, name)
+        return _eight_bit(decoded).convert("RGB")

@@ -80,6 +80,10 @@ def _items(parts: list[dict], *, thoughts: bool = False) -> list[dict]:
         if inline and inline.get("data"):
             mime = inline.get("mime_type") or "image/png"
             items.append({"type": _kind(mime), "data": _b64(inline["data"]), "mime_type": mime})
+        uploaded = part.get("file_data")
+        if uploaded and uploaded.get("file_uri"):  # a Files API upload, referred to by URI
+            mime = uploaded.get("mime_type") or "video/mp4"
+            items.append({"type": _kind(mime), "uri": uploaded["file_uri"], "mime_type": mime})
     return items
 
 

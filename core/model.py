@@ -6,6 +6,8 @@ that says why (a prompt block, a safety finish, quota, auth, Gemini unavailable)
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # 429 is not retried here: the engine pauses its whole queue instead, so the bot backs off as one client.
 RETRY_STATUSES = (408, 500, 502, 503, 504)
+UPLOAD_POLLS = 60  # a video the Files API is still processing: asked again once a second, this many times
+UPLOAD_POLL_S = 1.0
 
 
 
@@ -154,6 +158,26 @@ class GeminiModel:
             raise api_failure(exc, "models.list") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ModelUnavailable(f"Gemini's models.list could not be reached ({type(exc).__name__}).") from exc
+
+    async def upload(self, data: bytes, mime_type: str, name: str) -> str:
+        """Upload through the Files API (google-genai's resumable protocol) and wait until the file is ACTIVE."""
+        try:
+            uploaded = await self._client.aio.files.upload(
+                file=io.BytesIO(data), config=types.UploadFileConfig(mime_type=mime_type, display_name=name[:100])
+            )
+            for _ in range(UPLOAD_POLLS):
+                state = _code(uploaded.state) if uploaded.state is not None else "ACTIVE"
+                if state == "ACTIVE" and uploaded.uri:
+                    return uploaded.uri
+                if state == "FAILED":
+                    raise BadInput(f"Gemini could not process `{name}` (the Files API says FAILED). Try another file.")
+                await asyncio.sleep(UPLOAD_POLL_S)
+                uploaded = await self._client.aio.files.get(name=uploaded.name or "")
+        except genai_errors.APIError as exc:
+            raise api_failure(exc, "files.upload") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            raise ModelUnavailable(f"Uploading `{name}` to Gemini failed ({type(exc).__name__}). Try again.") from exc
+        raise ModelUnavailable(f"Gemini was still processing `{name}` after {UPLOAD_POLLS * UPLOAD_POLL_S:.0f} s.")
 
     async def _interaction(self, request: GenerateRequest) -> Generation:
         size = request.image_size if capabilities(request.model).sizes else None

@@ -15,6 +15,7 @@ from core.events import (
     StartThread,
     ThreadKey,
     User,
+    Workflow,
 )
 from core.options import dimensions, resolve_model
 
@@ -50,15 +51,17 @@ class Withdrawal(Enum):
 
 
 def next_event(
-    key: ThreadKey, user: User, text: str, images: tuple[ImageInput, ...], options: Options, *, stored: bool
+    key: ThreadKey, user: User, text: str, images: tuple[ImageInput, ...], options: Options, *, stored: bool,
+    workflow: Workflow | None = None,
 ) -> NextTurn | EditImages | StartThread:
     """The one choice of what a message means: the next turn of a stored conversation (its model and options kept),
     else an edit of the images it brings (its own, or the picture it answers), else a new picture."""
+    workflow = workflow or Workflow()
     if stored:
-        return NextTurn(key, user, text, images, options)
+        return NextTurn(key, user, text, images, options, workflow)
     if images:
-        return EditImages(key, user, text, images, options)
-    return StartThread(key, user, text, (), options)
+        return EditImages(key, user, text, images, options, workflow)
+    return StartThread(key, user, text, (), options, workflow)
 
 
 def may_delete(turn: TurnInfo | None, user: User, *, configured_admin: bool) -> bool:

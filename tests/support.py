@@ -50,3 +50,9 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def history_images(wire) -> list[bytes]:
+    """The pictures the model made earlier that a request re-sends: its history's (or Gemini's chain's) images."""
+    return [part["inline_data"]["data"] for content in wire.contents[:-1] if content["role"] == "model"
+            for part in content["parts"] if "inline_data" in part]

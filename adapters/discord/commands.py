@@ -15,6 +15,7 @@ from discord import app_commands
 from adapters.discord.context import FlowContext
 from adapters.discord.interactions import InteractionFlows
 from adapters.discord.io import BROKE, refuse_public, user_of
+from adapters.discord.story import StoryFlow
 from adapters.discord.translate import (
     HELP,
     failure_text,
@@ -42,6 +43,7 @@ def place_key(interaction: discord.Interaction) -> ThreadKey:
 def register(tree: app_commands.CommandTree, ctx: FlowContext, actions: InteractionFlows) -> None:
     commands: list[app_commands.Command[Any, ..., None]] = [
         _imagine(ctx, actions),
+        _story(ctx, StoryFlow(ctx)),
         _forget(ctx),
         _report(ctx, "usage", "Your images and cost today and this month; this server's spend", ShowUsage),
         _report(ctx, "models", "The image models this bot can use now: ratios, sizes, prices", ListModels),
@@ -74,6 +76,7 @@ def _imagine(ctx: FlowContext, actions: InteractionFlows) -> app_commands.Comman
         search="Ground the picture in Google Search (sources are linked under it)",
         think="Thinking level (models with levels)",
         thoughts="Show the model's thoughts and draft images (a Show thinking button)",
+        variants="How many pictures to make at once, to pick one and go on (2 to 4)",
     )
     @app_commands.choices(
         aspect_ratio=[app_commands.Choice(name=r, value=r) for r in ratio_choices()],
@@ -98,13 +101,27 @@ def _imagine(ctx: FlowContext, actions: InteractionFlows) -> app_commands.Comman
         search: str | None = None,
         think: str | None = None,
         thoughts: bool | None = None,
+        variants: app_commands.Range[int, 2, 4] | None = None,
     ) -> None:
         async with ctx.work.tracked():
             images = [a for a in (image, image2, image3) if a is not None]
             chosen = Options(model, aspect_ratio, size, style, exclude, think, thoughts or None, search)
-            await actions.imagine(interaction, prompt, chosen, images)
+            await actions.imagine(interaction, prompt, chosen, images, variants)
 
     return imagine
+
+
+def _story(ctx: FlowContext, flow: StoryFlow) -> app_commands.Command[Any, ..., None]:
+    @app_commands.command(name="story", description="A picture story in 2 to 8 panels, drawn one by one in a thread")
+    @app_commands.describe(panels="How many panels (2 to 8)", prompt="What the story is about; --ar/--model work")
+    async def story(
+        interaction: discord.Interaction, panels: app_commands.Range[int, 2, 8],
+        prompt: app_commands.Range[str, 1, 1500],
+    ) -> None:
+        async with ctx.work.tracked():
+            await flow.story(interaction, panels, prompt)
+
+    return story
 
 
 def _forget(ctx: FlowContext) -> app_commands.Command[Any, ..., None]:

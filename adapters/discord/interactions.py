@@ -17,6 +17,7 @@ from adapters.discord.io import (
     explain_http,
     files_for,
     image_attachments,
+    info_of,
     open_thread,
     post_result,
     refuse_public,
@@ -29,6 +30,7 @@ from adapters.discord.translate import (
     caption,
     edit_modal_id,
     failure_text,
+    is_video,
     parse_modal_id,
     refine_modal_id,
     thoughts_text,
@@ -45,12 +47,15 @@ from core.events import (
     ImageInput,
     Options,
     Reroll,
+    RerollSet,
     ShowThoughts,
     StartThread,
     ThreadKey,
     User,
+    UseVariant,
+    Workflow,
 )
-from core.options import parse_flags
+from core.flags import parse_request
 from core.turns import Withdrawal, extension, next_event
 
 log = logging.getLogger(__name__)
@@ -71,20 +76,26 @@ class InteractionFlows:
     # /imagine -------------------------------------------------------------------------------------------
 
     async def imagine(
-        self, interaction: discord.Interaction, prompt: str, chosen: Options, images: Sequence[discord.Attachment]
+        self, interaction: discord.Interaction, prompt: str, chosen: Options, images: Sequence[discord.Attachment],
+        variants: int | None = None,
     ) -> None:
         try:  # checks without I/O first: an invalid request is refused at once, ephemerally
-            text, flags = parse_flags(prompt)
-            if not text:
+            text, flags, workflow = parse_request(prompt)
+            if variants:
+                workflow = Workflow(variants, workflow.region, workflow.mask, workflow.extend, workflow.style_ref)
+            if not text and not workflow.edits:
                 raise BadInput("The prompt is empty once the flags are taken out. Describe the image you want.")
             options = chosen.over(flags)
             self.engine.check_options(options)
             self.ctx.downloader.check(images)
+            for clip in (a for a in images if is_video(info_of(a))):  # the model is known: asked before download
+                self.engine.check_video(options, clip.filename, clip.size)
         except BadInput as problem:
             await interaction.response.send_message(failure_text(problem), ephemeral=True)
             return
         user = user_of(interaction.user, interaction.permissions)
-        probe = StartThread(thread_key(interaction.guild_id, interaction.channel_id or 0, 0), user, text, (), options)
+        where = thread_key(interaction.guild_id, interaction.channel_id or 0, 0)
+        probe = StartThread(where, user, text, (), options, workflow)
         if images and (refusal := await self.engine.admit(probe)):  # said before any attachment is downloaded
             await interaction.response.send_message(failure_text(refusal), ephemeral=True)
             return
@@ -101,7 +112,8 @@ class InteractionFlows:
         except BadInput as problem:
             await refuse_public(interaction, failure_text(problem))
             return
-        reply = await self.engine.handle(StartThread(key, user, text, inputs, options), progress=status, ticket=ticket)
+        event = StartThread(key, user, text, inputs, options, workflow)
+        reply = await self.engine.handle(event, progress=status, ticket=ticket)
         if reply.failure is not None:
             await refuse_public(interaction, failure_text(reply.failure), retry_view(reply))
             return
@@ -134,6 +146,12 @@ class InteractionFlows:
         async with self.ctx.work.tracked(), reported(interaction):
             if action == "delete":
                 await self._delete(interaction, turn_id)
+            elif action.startswith("use"):
+                await self._use(interaction, turn_id)
+            elif action == "rerollset":
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                user = user_of(interaction.user, interaction.permissions)
+                await self._run_and_post(interaction, RerollSet(turn_id, user), interaction.message)
             elif action == "thoughts":
                 await self._thoughts(interaction, turn_id)
             elif action == "refine":
@@ -149,6 +167,15 @@ class InteractionFlows:
                 size = action.removeprefix("up-") if action.startswith("up-") else None
                 user = user_of(interaction.user, interaction.permissions)
                 await self._run_and_post(interaction, Reroll(turn_id, user, image_size=size), interaction.message)
+
+    async def _use(self, interaction: discord.Interaction, turn_id: int) -> None:
+        """"Use k": quick (no model call), so answered directly; said in the thread so everyone sees the choice."""
+        user = user_of(interaction.user, interaction.permissions)
+        reply = await self.engine.handle(UseVariant(turn_id, user))
+        if reply.failure is not None:
+            await interaction.response.send_message(failure_text(reply.failure), ephemeral=True)
+            return
+        await interaction.response.send_message(f"✅ <@{interaction.user.id}>: {' '.join(reply.notices)}")
 
     async def _thoughts(self, interaction: discord.Interaction, turn_id: int) -> None:
         """Show thinking: the turn's stored thoughts and draft images, to whoever pressed it, privately."""
@@ -220,7 +247,7 @@ class InteractionFlows:
             return
         async with self.ctx.work.tracked(), reported(interaction):
             try:
-                text, flags = parse_flags(modal_value(interaction.data))  # type: ignore[arg-type]
+                text, flags, workflow = parse_request(modal_value(interaction.data))  # type: ignore[arg-type]
             except BadInput as problem:
                 await interaction.response.send_message(failure_text(problem), ephemeral=True)
                 return
@@ -229,14 +256,15 @@ class InteractionFlows:
             kind, ids = parsed
             try:
                 if kind == "refine":
-                    await self._refine(interaction, ids[0], user, text, flags)
+                    await self._refine(interaction, ids[0], user, text, flags, workflow)
                 else:
-                    await self._edit(interaction, ids[1], user, text, flags)
+                    await self._edit(interaction, ids[1], user, text, flags, workflow)
             except Failure as problem:  # bad input, or an allow-list, limit or budget said before any download
                 await interaction.edit_original_response(content=failure_text(problem), view=None)
 
     async def _refine(
-        self, interaction: discord.Interaction, turn_id: int, user: User, text: str, flags: Options
+        self, interaction: discord.Interaction, turn_id: int, user: User, text: str, flags: Options,
+        workflow: Workflow,
     ) -> None:
         turn = await self.engine.turn_info(turn_id)
         if turn is None:
@@ -245,13 +273,15 @@ class InteractionFlows:
         if not turn.is_latest:
             # Refining an older result: edit that picture, not whatever the thread made last.
             attachments = image_attachments(interaction.message)
-            await self.ctx.admit(attachments, next_event(turn.key, user, text, (), flags, stored=True))
+            await self.ctx.admit(attachments, next_event(turn.key, user, text, (), flags, stored=True,
+                                                          workflow=workflow))
             images = await self.ctx.downloader.fetch_all(attachments)
-        event = next_event(turn.key, user, text, images, flags, stored=True)
+        event = next_event(turn.key, user, text, images, flags, stored=True, workflow=workflow)
         await self._run_and_post(interaction, event, interaction.message)
 
     async def _edit(
-        self, interaction: discord.Interaction, message_id: int, user: User, text: str, flags: Options
+        self, interaction: discord.Interaction, message_id: int, user: User, text: str, flags: Options,
+        workflow: Workflow,
     ) -> None:
         channel = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
@@ -263,9 +293,9 @@ class InteractionFlows:
         key = await self._edit_key(channel, target)
         stored = await self.engine.has_thread(key)
         attachments = image_attachments(target)
-        await self.ctx.admit(attachments, next_event(key, user, text, (), flags, stored=stored))
+        await self.ctx.admit(attachments, next_event(key, user, text, (), flags, stored=stored, workflow=workflow))
         inputs = await self.ctx.downloader.fetch_all(attachments)
-        event = next_event(key, user, text, inputs, flags, stored=stored)
+        event = next_event(key, user, text, inputs, flags, stored=stored, workflow=workflow)
         await self._run_and_post(interaction, event, target, open_on=target)
 
     async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:

@@ -19,14 +19,16 @@ from adapters.discord.translate import (
     caption,
     check_attachment,
     is_image,
+    is_video,
     progress_text,
     thread_name,
     warning,
 )
 from adapters.discord.views import cancel_view, result_view
 from adapters.http import fetch
+from core import video
 from core.events import BadInput, ImageInput, Progress, Reply, User
-from core.images import ACCEPTED, fit, sniff
+from core.images import ACCEPTED, MAX_INPUT_BYTES, fit, sniff
 from core.turns import upload_name
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def info_of(attachment: discord.Attachment) -> AttachmentInfo:
 
 
 def image_attachments(message: discord.Message | None) -> list[discord.Attachment]:
-    return [a for a in (message.attachments if message else ()) if is_image(info_of(a))]
+    return [a for a in (message.attachments if message else ()) if is_image(info_of(a)) or is_video(info_of(a))]
 
 
 def user_of(author: discord.abc.User, permissions: discord.Permissions | None = None) -> User:
@@ -108,14 +110,16 @@ class Downloader:
         info = info_of(attachment)
         url = check_attachment(info, self.api_base)
         assert self._session is not None, "Downloader.start() first"
+        clip = is_video(info)
         try:
-            got = await fetch(self._session, url, info.filename, source="Discord")
+            got = await fetch(self._session, url, info.filename, source="Discord",
+                              cap=video.MAX_VIDEO_BYTES if clip else MAX_INPUT_BYTES)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BadInput(f"Downloading `{info.filename}` failed ({type(exc).__name__}). Try again.") from exc
         if got.status != 200:
             raise BadInput(f"Discord did not serve `{info.filename}` (HTTP {got.status}). Attach it again.")
-        if sniff(got.data) is None:
-            raise BadInput(f"`{info.filename}` is not an image I can read. Attach {ACCEPTED}.")
+        if sniff(got.data) is None and not (clip and video.sniff(got.data)):
+            raise BadInput(f"`{info.filename}` is not an image (or a video) I can read. Attach {ACCEPTED}.")
         return ImageInput(got.data, info.filename)
 
 
@@ -148,7 +152,7 @@ class _Status:
         self.owner_id = owner_id
         self.ticket = ticket
 
-    def _content(self, progress: Progress) -> tuple[str, discord.ui.View | None]:
+    def content(self, progress: Progress) -> tuple[str, discord.ui.View | None]:
         queued = progress.stage == "queued"
         return progress_text(progress), cancel_view(self.owner_id, self.ticket) if queued else None
 
@@ -161,7 +165,7 @@ class InteractionStatus(_Status):
         self.interaction = interaction
 
     async def __call__(self, progress: Progress) -> None:
-        content, view = self._content(progress)
+        content, view = self.content(progress)
         await self.interaction.edit_original_response(content=content, view=view)
 
 
@@ -183,7 +187,7 @@ class MessageStatus(_Status):
     async def __call__(self, progress: Progress) -> None:
         if self.message is None and progress.stage != "queued" and not self.eager:
             return  # running at once: the typing indicator says enough
-        content, view = self._content(progress)
+        content, view = self.content(progress)
         if self.message is None:
             await self._post(content, view)
         else:

@@ -17,6 +17,7 @@ from adapters.discord.io import (
     explain_http,
     files_for,
     image_attachments,
+    info_of,
     open_thread,
     post_result,
     reported,
@@ -26,6 +27,7 @@ from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     caption,
     failure_text,
+    is_video,
     prompt_text,
     thread_key,
     turn_of,
@@ -34,7 +36,7 @@ from adapters.discord.translate import (
 )
 from adapters.discord.views import result_view, retry_view
 from core.events import BadInput, Cancelled, Failure, Reply, ThreadKey, User
-from core.options import parse_flags
+from core.flags import parse_request
 from core.turns import next_event
 
 log = logging.getLogger(__name__)
@@ -126,7 +128,7 @@ class MessageFlows:
         referenced = await self._referenced(message)
         attachments = [*image_attachments(referenced), *message.attachments]
         try:
-            text, flags = parse_flags(self._text(message))
+            text, flags, workflow = parse_request(self._text(message))
             self.ctx.downloader.check(attachments)
             if not text and not attachments:
                 raise BadInput(EMPTY_MENTION)
@@ -141,9 +143,10 @@ class MessageFlows:
             return
         key = thread_key(channel.guild.id, channel.id, placeholder.id)
         try:
-            await self.ctx.admit(attachments, next_event(key, self._user(message), text, (), flags, stored=False))
+            probe = next_event(key, self._user(message), text, (), flags, stored=False, workflow=workflow)
+            await self.ctx.admit(attachments, probe)
             inputs = await self.ctx.downloader.fetch_all(attachments)
-            event = next_event(key, self._user(message), text, inputs, flags, stored=False)
+            event = next_event(key, self._user(message), text, inputs, flags, stored=False, workflow=workflow)
             reply = await self.ctx.engine.handle(event, progress=status, ticket=str(message.id))
         except Failure as problem:
             reply = Reply(key=key, failure=problem)
@@ -173,8 +176,12 @@ class MessageFlows:
     ) -> None:
         """Run one turn with the typing indicator on (and a status reply if it has to queue); answer by replying."""
         try:
-            text, flags = parse_flags(self._text(message))
+            text, flags, workflow = parse_request(self._text(message))
             self.ctx.downloader.check(attachments)
+            clips = [a for a in attachments if is_video(info_of(a))]
+            base = await self.ctx.engine.thread_options(key) if clips and stored else None
+            for clip in clips:  # the model that would run takes video, asked before anything is downloaded
+                self.ctx.engine.check_video(flags, clip.filename, clip.size, base)
         except BadInput as problem:
             await self._say(message, failure_text(problem))
             return
@@ -182,9 +189,10 @@ class MessageFlows:
         status = MessageStatus(message, ticket)
         async with _typing(message.channel):
             try:
-                await self.ctx.admit(attachments, next_event(key, self._user(message), text, (), flags, stored=stored))
+                probe = next_event(key, self._user(message), text, (), flags, stored=stored, workflow=workflow)
+                await self.ctx.admit(attachments, probe)
                 inputs = await self.ctx.downloader.fetch_all(attachments)
-                event = next_event(key, self._user(message), text, inputs, flags, stored=stored)
+                event = next_event(key, self._user(message), text, inputs, flags, stored=stored, workflow=workflow)
                 reply = await self.ctx.engine.handle(event, progress=status, ticket=ticket)
             except Failure as problem:
                 reply = Reply(key=key, failure=problem)

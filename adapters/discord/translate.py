@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from adapters.http import same_origin
+from core import video
 from core.events import (
     BadInput,
     Blocked,
@@ -23,7 +24,7 @@ from core.events import (
     ThreadKey,
     UnsupportedOption,
 )
-from core.images import check_declared
+from core.images import MAX_INPUT_BYTES, check_declared
 from core.options import MODELS, resolve_model
 from core.turns import size_rank, upscale_sizes
 
@@ -38,7 +39,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".
 
 # custom_ids name the stored turn, so buttons and modals keep working after a restart.
 PREFIX = "gib"
-BUTTON_TEMPLATE = rf"{PREFIX}:(?P<action>reroll|refine|delete|thoughts|up-(?:2K|4K)):(?P<turn>\d+)"
+BUTTON_TEMPLATE = rf"{PREFIX}:(?P<action>reroll|refine|delete|thoughts|up-(?:2K|4K)|use[1-9]|rerollset):(?P<turn>\d+)"
 CANCEL_TEMPLATE = rf"{PREFIX}:cancel:(?P<user>\d+):(?P<ticket>\d+)"
 _REFINE_MODAL = re.compile(rf"{PREFIX}:refine-modal:(?P<turn>\d+)")
 _EDIT_MODAL = re.compile(rf"{PREFIX}:edit-modal:(?P<channel>\d+):(?P<message>\d+)")
@@ -61,6 +62,10 @@ Example: `/imagine today's weather in Oslo as a chart --search --style flat-illu
 **Buttons** on each result: Reroll, Refine, Upscale (models with sizes), Delete (the requester or a moderator). \
 A failure that may pass on a second go (a safety block, Gemini busy) has *Try again*.
 **In DMs** reply to my images to keep going.
+**Several pictures**: `--n 4` makes variants (press *Use 2* to go on from one, *Reroll all* for a new set); \
+`/story 4 a fox finds a key` draws a story panel by panel in one thread. On a picture: `--region "the sky"`, \
+`--mask` (attach the mask last), `--extend left,right:0.5`, `--style-ref` (attach the reference last); \
+a video attached is context for a still on models that take video.
 `/forget` (in a bot thread) clears its history · `/usage` shows images and cost · `/styles` the presets · \
 `/help` this text."""
 
@@ -120,8 +125,10 @@ def button_spec(action: str, turn_id: int) -> ButtonSpec:
     """The look of a result button, from its action alone (a restarted bot rebuilds buttons from custom_ids)."""
     if action.startswith("up-"):
         return ButtonSpec(f"Upscale {action[3:]}", button_id(action, turn_id), "secondary")
+    if action.startswith("use"):  # "Use k" names variant k's own turn
+        return ButtonSpec(f"Use {action[3:]}", button_id(action, turn_id), "primary")
     labels = {"reroll": ("Reroll", "primary"), "refine": ("Refine", "primary"), "delete": ("Delete", "danger"),
-              "thoughts": ("Show thinking", "secondary")}
+              "thoughts": ("Show thinking", "secondary"), "rerollset": ("Reroll all", "secondary")}
     label, style = labels[action]
     return ButtonSpec(label, button_id(action, turn_id), style)
 
@@ -141,6 +148,13 @@ def result_actions(options: Options, has_image: bool, thoughts: bool = False) ->
         actions.append("thoughts")
     actions.append("delete")
     return actions
+
+
+def variant_actions(variants: tuple[int, ...]) -> list[tuple[str, int]]:
+    """(action, turn) of a variant set's buttons: "Use 1" … "Use N" (each its variant's turn), "Reroll all", and
+    Delete (the whole message, by its requester's first turn)."""
+    uses = [(f"use{k}", turn_id) for k, turn_id in enumerate(variants, start=1)]
+    return [*uses, ("rerollset", variants[0]), ("delete", variants[0])]
 
 
 def cancel_id(user_id: int, ticket: str) -> str:
@@ -270,6 +284,11 @@ def is_image(info: AttachmentInfo) -> bool:
     return info.filename.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def is_video(info: AttachmentInfo) -> bool:
+    """A video the models with video input take as context for a still."""
+    return video.by_name(info.filename, info.content_type)
+
+
 def download_url(info: AttachmentInfo, api_base: str | None) -> str | None:
     """The attachment's URL if it is on Discord's CDN (HTTPS) or on exactly the DISCORD_API_BASE host; else None."""
     for candidate in (info.url, info.proxy_url):
@@ -284,7 +303,9 @@ def download_url(info: AttachmentInfo, api_base: str | None) -> str | None:
 def check_attachment(info: AttachmentInfo, api_base: str | None) -> str:
     """Where to download an image attachment from, checked before any byte is read; BadInput says why not."""
     name = info.filename or "attachment"
-    check_declared(name, info.size, is_image=is_image(info), mime_type=info.content_type)
+    clip = is_video(info)
+    check_declared(name, info.size, is_image=is_image(info) or clip, mime_type=info.content_type,
+                   cap=video.MAX_VIDEO_BYTES if clip else MAX_INPUT_BYTES)
     url = download_url(info, api_base)
     if url is None:
         raise BadInput(f"`{name}` is not stored on Discord's CDN, so I will not fetch it. Upload the image itself.")

@@ -16,6 +16,7 @@ from adapters.discord.translate import (
     cancel_id,
     result_actions,
     retry_spec,
+    variant_actions,
 )
 from core.events import Reply
 
@@ -88,6 +89,10 @@ def result_view(reply: Reply) -> discord.ui.View | None:
     if reply.turn_id is None:
         return None
     view = discord.ui.View(timeout=None)
+    if len(reply.variants) > 1:
+        for action, turn_id in variant_actions(reply.variants):
+            view.add_item(ResultButton(action, turn_id))
+        return view
     for action in result_actions(reply.options, bool(reply.images), bool(reply.thoughts or reply.thought_images)):
         view.add_item(ResultButton(action, reply.turn_id))
     return view

@@ -5,7 +5,9 @@ shortcut and buttons of `interactive`, served over HTTP (/slack/events) or Socke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,10 +28,12 @@ from adapters.slack.guard import GuardedApp
 from adapters.slack.interactive import Interactive
 from adapters.slack.io import SLACK_ERRORS, SlackIO, explain
 from adapters.slack.recovery import tell_interrupted
+from adapters.slack.status import cancellable
 from adapters.slack.translate import (
     COMMAND,
     MODELS_COMMAND,
     SETTINGS_COMMAND,
+    STORY_COMMAND,
     STYLES_COMMAND,
     USAGE,
     USAGE_COMMAND,
@@ -45,18 +49,21 @@ from core.engine import Engine
 from core.events import (
     Busy,
     ChangeSetting,
+    Event,
     Failure,
+    ImageInput,
     ListModels,
     ListStyles,
     Options,
     ShowSettings,
     ShowUsage,
+    StartStory,
     StartThread,
     ThreadKey,
     UnsupportedOption,
     User,
 )
-from core.options import parse_flags
+from core.flags import parse_request, story_panels
 from core.turns import next_event
 
 log = logging.getLogger(__name__)
@@ -95,6 +102,7 @@ class SlackBot:
             name="gemini-image-bot", client=client, signing_secret=config.signing_secret, claim=engine
         )
         self.app.command(COMMAND)(self.on_imagine)
+        self.app.command(STORY_COMMAND)(self.on_story)
         self.app.command(USAGE_COMMAND)(self.on_usage)
         self.app.command(MODELS_COMMAND)(self.on_models)
         self.app.command(STYLES_COMMAND)(self.on_styles)
@@ -120,7 +128,7 @@ class SlackBot:
     ) -> None:
         self.io.track()
         try:
-            prompt, options = parse_flags(command.get("text") or "")
+            prompt, options, workflow = parse_request(command.get("text") or "")
             chosen = self.engine.check_options(options)
         except UnsupportedOption as problem:
             await ack(text=f"{failure_text(None, problem)}\n{USAGE}", response_type="ephemeral")
@@ -128,37 +136,74 @@ class SlackBot:
         if not prompt:
             await ack(text=f"Tell me what to draw. {USAGE}", response_type="ephemeral")
             return
+        user = User(command["user_id"], command.get("user_name") or "")
+        await self._begin(ack, command, context, respond, prompt, chosen,
+                          lambda key, images: StartThread(key, user, prompt, images, options, workflow))
+
+    async def on_story(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        """`/story N PROMPT`: a root message, then each panel uploaded into its thread as it is done."""
+        self.io.track()
+        count, _, rest = (command.get("text") or "").strip().partition(" ")
+        try:
+            panels = story_panels(count)
+            prompt, options, _ = parse_request(rest)
+            chosen = self.engine.check_options(options)
+            if not prompt:
+                raise UnsupportedOption("Say what the story is about.")
+        except UnsupportedOption as problem:
+            usage = "Usage: `/story 4 a fox finds a key`."
+            await ack(text=f":warning: {problem.message} {usage}", response_type="ephemeral")
+            return
+        user = User(command["user_id"], command.get("user_name") or "")
+        await self._begin(ack, command, context, respond, f"{prompt} ({panels} panels)", chosen,
+                          lambda key, images: StartStory(key, user, prompt, panels, images, options), stoppable=True)
+
+    async def _begin(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond, title: str,
+        chosen: Options, make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event], stoppable: bool = False,
+    ) -> None:
+        """A command's conversation starts: refused privately where the bot does not serve (before a root message
+        is posted), else acknowledged and run in a root message's thread."""
         team = context.team_id or command.get("team_id") or ""
-        # Refused here, privately, before a root message is posted in a channel the bot does not serve.
         if refusal := self.engine.refusal(thread_key(team, command["channel_id"], "")):
             await ack(text=f":no_entry: {refusal}", response_type="ephemeral")
             return
         await ack()
         user = User(command["user_id"], command.get("user_name") or "")
-        work = self._imagine(team, command["channel_id"], user, prompt, options, chosen, respond)
+        work = self._imagine(team, command["channel_id"], user, title, chosen, respond, make, stoppable)
         self.io.spawn(work, command["channel_id"], None, user.id)
 
     async def _imagine(
-        self, team: str, channel: str, user: User, prompt: str, options: Options, chosen: Options,
-        respond: AsyncRespond,
+        self, team: str, channel: str, user: User, prompt: str, chosen: Options, respond: AsyncRespond,
+        make: Callable[[ThreadKey, tuple[ImageInput, ...]], Event], stoppable: bool = False,
     ) -> None:
+        """The root message and the turn in its thread; `stoppable` (a story): the root carries a Cancel button
+        for as long as it runs."""
         # A refusal (busy, a limit) is told privately, leaving no root message in the channel for nothing.
-        if refusal := await self.engine.admit(StartThread(thread_key(team, channel, ""), user, prompt, (), options)):
+        if refusal := await self.engine.admit(make(thread_key(team, channel, ""), ())):
             await respond(text=failure_text(None, refusal), response_type="ephemeral", replace_original=False)
             return
+        text = root_text(prompt, user.id, chosen)
+        ticket = uuid.uuid4().hex if stoppable else None
+        blocks = cancellable(text, ticket, user.id) if ticket else None
         try:
-            root = await self.io.client.chat_postMessage(channel=channel, text=root_text(prompt, user.id, chosen))
+            root = await self.io.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except SLACK_ERRORS as error:
             # No thread to answer in: the command's response_url still reaches the user, privately.
             await respond(text=f":warning: {explain(error)}", response_type="ephemeral", replace_original=False)
             return
         key = thread_key(team, channel, root["ts"])
         reply = await self.io.turn(
-            channel, root["ts"], user.id, lambda images: StartThread(key, user, prompt, images, options), quiet=(Busy,)
+            channel, root["ts"], user.id, lambda images: make(key, images), quiet=(Busy,), ticket=ticket
         )
         if reply is not None and isinstance(reply.failure, Busy):  # the line filled up since: no root left behind
             await self.io.remove(channel, root["ts"])
             await respond(text=failure_text(None, reply.failure), response_type="ephemeral", replace_original=False)
+        elif ticket:
+            with contextlib.suppress(*SLACK_ERRORS):  # the button goes once the story is over
+                await self.io.client.chat_update(channel=channel, ts=root["ts"], text=text, blocks=[])
 
     # ---- /usage and /models: reports answered privately
 
@@ -263,7 +308,7 @@ class SlackBot:
             return
         user, where = User(event["user"]), thread_ts or ts
         try:
-            text, options = parse_flags(strip_mentions(event.get("text") or "", bot_user_id))
+            text, options, workflow = parse_request(strip_mentions(event.get("text") or "", bot_user_id))
         except UnsupportedOption as problem:
             await self.io.say(channel, where, failure_text(user.id, problem))
             return
@@ -275,9 +320,17 @@ class SlackBot:
                 await self.io.say(channel, where, failure_text(user.id, failure))
                 return
         target = thread_key(team, channel, where)
+        clips = [ref for ref in refs if ref.is_video]
+        try:  # the model that would run takes video: asked before anything is downloaded
+            base = await self.engine.thread_options(target) if clips and continuing else None
+            for clip in clips:
+                self.engine.check_video(options, clip.name, clip.size, base)
+        except UnsupportedOption as problem:
+            await self.io.say(channel, where, failure_text(user.id, problem))
+            return
         await self.io.turn(
-            channel, where, user.id, lambda images: next_event(target, user, text, images, options, stored=continuing),
-            refs,
+            channel, where, user.id,
+            lambda images: next_event(target, user, text, images, options, stored=continuing, workflow=workflow), refs,
         )
 
 

@@ -10,6 +10,7 @@ import aiohttp
 
 from adapters.http import clean_url, fetch, host_of, unparseable
 from adapters.slack.translate import FileRef, looks_like_html, token_allowed
+from core import video
 from core.events import BadInput, Forbidden, ImageInput
 from core.images import MAX_INPUT_BYTES, check_declared, sniff
 
@@ -44,8 +45,9 @@ class Downloader:
 
     async def fetch(self, ref: FileRef) -> ImageInput:
         name = ref.name
-        check_declared(name, ref.size, is_image=ref.is_image or not ref.mimetype, mime_type=ref.mimetype,
-                       cap=self._max)
+        cap = max(self._max, video.MAX_VIDEO_BYTES) if ref.is_video else self._max
+        check_declared(name, ref.size, is_image=ref.is_image or ref.is_video or not ref.mimetype,
+                       mime_type=ref.mimetype, cap=cap)
         if not ref.url:
             raise BadInput(f"Slack did not give me a link to `{name}`. Post the image again.")
         if not clean_url(ref.url):
@@ -58,7 +60,7 @@ class Downloader:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         got = await fetch(self._session, ref.url, name, source="Slack", headers_for=self._headers,
-                          max_hops=MAX_HOPS, cap=self._max)
+                          max_hops=MAX_HOPS, cap=cap)
         if got.status != 200:
             raise BadInput(
                 f"Slack answered HTTP {got.status} for `{name}`"

@@ -17,12 +17,14 @@ from adapters.slack.translate import (
     ACTION_DELETE,
     ACTION_REFINE,
     ACTION_REROLL,
+    ACTION_REROLL_SET,
     EDIT_SHORTCUT,
     EDIT_VIEW,
     PLATFORM,
     PROMPT_BLOCK,
     REFINE_VIEW,
     UPSCALE_ACTION_PATTERN,
+    USE_ACTION_PATTERN,
     edit_metadata,
     image_refs,
     modal_prompt,
@@ -31,9 +33,9 @@ from adapters.slack.translate import (
     prompt_modal,
     thread_key,
 )
-from core.events import Options, Reroll, UnsupportedOption, User
-from core.options import parse_flags
-from core.turns import Withdrawal, next_event
+from core.events import Options, Reroll, RerollSet, UnsupportedOption, User, UseVariant, Workflow
+from core.flags import parse_request
+from core.turns import TurnInfo, Withdrawal, next_event
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Interactive:
         app.action(ACTION_REFINE)(self.on_refine)
         app.action(ACTION_DELETE)(self.on_delete)
         app.action(ACTION_CANCEL)(self.on_cancel)
+        app.action(USE_ACTION_PATTERN)(self.on_use)
+        app.action(ACTION_REROLL_SET)(self.on_reroll_set)
 
     async def _first(self, body: dict[str, Any]) -> bool:
         """True for the first delivery of this press or submission (to any worker): its trigger id is claimed."""
@@ -108,26 +112,29 @@ class Interactive:
         await ack()
         if not await self._first(body):
             return
-        (prompt, options), user = asked, _user(body)
+        (prompt, options, workflow), user = asked, _user(body)
         # An image inside a bot thread: that conversation goes on (its model kept) with the image attached.
         work = self.io.turn(
             channel, thread_ts, user.id,
-            lambda images: next_event(key, user, prompt, images, options, stored=stored is not None), refs,
+            lambda images: next_event(key, user, prompt, images, options, stored=stored is not None,
+                                      workflow=workflow), refs,
         )
         self.io.spawn(work, channel, thread_ts, user.id)
 
-    async def _modal_prompt(self, ack: AsyncAck, view: dict[str, Any], base: Options) -> tuple[str, Options] | None:
+    async def _modal_prompt(
+        self, ack: AsyncAck, view: dict[str, Any], base: Options
+    ) -> tuple[str, Options, Workflow] | None:
         """The prompt and flags typed into a modal; a problem goes back into the modal, under the field."""
         try:
-            prompt, options = parse_flags(modal_prompt(view))
+            prompt, options, workflow = parse_request(modal_prompt(view))
             self.engine.check_options(options, base)
         except UnsupportedOption as problem:
             await ack(response_action="errors", errors={PROMPT_BLOCK: problem.message})
             return None
-        if not prompt:
+        if not prompt and not workflow.edits:
             await ack(response_action="errors", errors={PROMPT_BLOCK: "Say what to change, for example: make it night"})
             return None
-        return prompt, options
+        return prompt, options, workflow
 
     # ---- buttons
 
@@ -144,16 +151,46 @@ class Interactive:
         if await self._first(body):
             self.io.spawn(self._rerun(body, action.get("value"), parsed[1] if parsed else None), *_where(body))
 
-    async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
+    async def _pressed(self, body: dict[str, Any], value: str | None) -> TurnInfo | None:
+        """The stored turn a button names (from the store: the button needs nothing from this process); None, and
+        the presser told privately, when it is gone."""
         channel, thread_ts, user_id = _where(body)
         parsed = parse_turn_value(value)
         turn = await self.engine.turn_info(parsed[0]) if parsed else None
-        if turn is None:
-            if channel:
-                await self.io.ephemeral(channel, user_id, thread_ts, GONE)
+        if turn is None and channel:
+            await self.io.ephemeral(channel, user_id, thread_ts, GONE)
+        return turn
+
+    async def _rerun(self, body: dict[str, Any], value: str | None, size: str | None) -> None:
+        if (turn := await self._pressed(body, value)) is not None:
+            user, key = _user(body), turn.key
+            await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.turn_id, user, size))
+
+    async def on_use(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        """"Use k": the thread goes on from variant k (no model call), said in the thread for everyone."""
+        self.io.track()
+        await ack()
+        self.io.spawn(self._use(body, action.get("value")), *_where(body))
+
+    async def _use(self, body: dict[str, Any], value: str | None) -> None:
+        if (turn := await self._pressed(body, value)) is None:
             return
-        user, key = _user(body), turn.key  # from the store: the button needs nothing from this process
-        await self.io.turn(key.channel, key.thread, user.id, lambda _: Reroll(turn.turn_id, user, size))
+        user = _user(body)
+        reply = await self.engine.handle(UseVariant(turn.turn_id, user))
+        if reply.failure is not None:
+            await self.io.ephemeral(turn.key.channel, user.id, turn.key.thread, f":warning: {reply.failure.message}")
+            return
+        await self.io.say(turn.key.channel, turn.key.thread, f"<@{user.id}>: {' '.join(reply.notices)}")
+
+    async def on_reroll_set(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
+        self.io.track()
+        await ack()
+        self.io.spawn(self._reroll_set(body, action.get("value")), *_where(body))
+
+    async def _reroll_set(self, body: dict[str, Any], value: str | None) -> None:
+        if (turn := await self._pressed(body, value)) is not None:
+            user, key = _user(body), turn.key
+            await self.io.turn(key.channel, key.thread, user.id, lambda _: RerollSet(turn.turn_id, user))
 
     async def on_refine(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:
         self.io.track()
@@ -178,9 +215,10 @@ class Interactive:
         await ack()
         if not await self._first(body):
             return
-        (prompt, options), user, key = asked, _user(body), turn.key
+        (prompt, options, workflow), user, key = asked, _user(body), turn.key
         work = self.io.turn(key.channel, key.thread, user.id,
-                            lambda images: next_event(key, user, prompt, images, options, stored=True))
+                            lambda images: next_event(key, user, prompt, images, options, stored=True,
+                                                      workflow=workflow))
         self.io.spawn(work, key.channel, key.thread, user.id)
 
     async def on_delete(self, ack: AsyncAck, action: dict[str, Any], body: dict[str, Any]) -> None:

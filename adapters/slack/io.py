@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -88,13 +89,14 @@ class SlackIO:
 
     async def turn(
         self, channel: str, thread_ts: str, user_id: str, make: MakeEvent, refs: list[FileRef] | None = None,
-        *, quiet: tuple[type[Failure], ...] = (),
+        *, quiet: tuple[type[Failure], ...] = (), ticket: str | None = None,
     ) -> Reply | None:
         """Check, download, ask the engine, deliver; the status follows along. The ticket (unique per request, so one
-        Cancel button can never withdraw another request) lets the requester cancel while it waits. A refusal of a
-        `quiet` kind is not posted: the caller answers it (and gets the reply; None when refused before the engine).
+        Cancel button can never withdraw another request) lets the requester cancel while it waits (a story's root
+        message names it too: Cancel there stops the story before its next panel). A refusal of a `quiet` kind is
+        not posted: the caller answers it (and gets the reply; None when refused before the engine).
         """
-        ticket = uuid.uuid4().hex
+        ticket = ticket or uuid.uuid4().hex
         status = Status(self.client, channel, thread_ts, user_id, ticket, self.progress_budget)
         status.begin()
         try:
@@ -108,12 +110,23 @@ class SlackIO:
             await status.finish(f":warning: <@{user_id}> Downloading the image from Slack failed "
                                 f"({type(error).__name__}). Post it again.")
             return None
-        reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket)
+        on_part = partial(self._panel, channel, thread_ts, user_id)
+        reply = await self.engine.handle(make(images), progress=status.update, ticket=ticket, on_part=on_part)
         if reply.failure is not None and isinstance(reply.failure, quiet):
             await status.remove()
             return reply
         await self.deliver(reply, channel, thread_ts, user_id, status)
         return reply
+
+    async def _panel(self, channel: str, thread_ts: str, user_id: str, reply: Reply) -> None:
+        """A story's panel, posted in the thread as soon as it is done (a failed one with its Try again)."""
+        if reply.failure is not None:
+            text, blocks = failure_message(reply, user_id)
+            await self.say(channel, thread_ts, f"*{reply.caption}* {text}", blocks or None)
+            return
+        problem = await self._upload(reply, channel, thread_ts, user_id)
+        if problem:
+            await self.say(channel, thread_ts, problem)
 
     async def download(self, ref: FileRef) -> ImageInput:
         if ref.url is None and ref.id:  # payloads may hide a file's fields; files.info has them
@@ -138,6 +151,17 @@ class SlackIO:
             await status.remove()
             await self.say(channel, thread_ts, text, blocks)
             return
+        problem = await self._upload(reply, channel, thread_ts, user_id)
+        if problem:
+            await status.finish(problem)
+            return
+        await status.remove()
+        if reply.thoughts or reply.thought_images:
+            await self._thoughts(reply, channel, thread_ts)
+
+    async def _upload(self, reply: Reply, channel: str, thread_ts: str, user_id: str) -> str | None:
+        """The images (a variant set's all together) in one message with its blocks; what went wrong, if anything."""
+        _, blocks = result_message(reply, user_id)
         title = (reply.prompt or "Gemini image")[:200]
         uploads = [
             {"file": image.data, "filename": upload_name(reply.turn_id, i, image.mime_type), "title": title}
@@ -150,16 +174,11 @@ class SlackIO:
             )
         except SLACK_ERRORS as error:
             log.warning("upload to %s failed: %s", channel, error)
-            await status.finish(
-                f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
-            )
-            return
+            return f":warning: <@{user_id}> The image is ready but the upload to Slack failed: {explain(error)}"
         if reply.turn_id is not None:  # what Delete may remove: these files, whatever a button value says
             ids = [f["id"] for f in uploaded.get("files") or () if isinstance(f, dict) and f.get("id")]
             await self.engine.record_files(reply.turn_id, ids)
-        await status.remove()
-        if reply.thoughts or reply.thought_images:
-            await self._thoughts(reply, channel, thread_ts)
+        return None
 
     async def _thoughts(self, reply: Reply, channel: str, thread_ts: str) -> None:
         """--thoughts: a thread reply of its own, after the result, with the thought text and the draft images."""

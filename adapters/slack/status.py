@@ -47,13 +47,18 @@ def progress_message(progress: Progress, ticket: str | None, requester: str) -> 
     text = f":hourglass_flowing_sand: {progress.describe()}"
     if progress.stage != "queued" or ticket is None:
         return text, []
+    return text, cancellable(text, ticket, requester)
+
+
+def cancellable(text: str, ticket: str, requester: str) -> list[dict[str, Any]]:
+    """`text` with a Cancel button that withdraws the request `ticket` names (only `requester` may press it)."""
     cancel = {
         "type": "button",
         "action_id": ACTION_CANCEL,
         "text": {"type": "plain_text", "text": "Cancel"},
         "value": cancel_value(ticket, requester),
     }
-    return text, [
+    return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "block_id": QUEUE_BLOCK, "elements": [cancel]},
     ]

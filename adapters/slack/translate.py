@@ -14,11 +14,13 @@ from urllib.parse import urlsplit
 
 from adapters.http import same_origin
 from adapters.slack.sources import grounding_block
+from core import video
 from core.events import Failure, Options, Reply, ThreadKey
 from core.turns import upscale_sizes
 
 PLATFORM = "slack"
 COMMAND = "/imagine"
+STORY_COMMAND = "/story"
 USAGE_COMMAND = "/usage"
 MODELS_COMMAND = "/models"
 STYLES_COMMAND = "/styles"
@@ -30,13 +32,17 @@ ACTION_REROLL = "imagine_reroll"
 ACTION_REFINE = "imagine_refine"
 ACTION_UPSCALE = "imagine_upscale"  # one button per size: action ids must differ within a block
 ACTION_DELETE = "imagine_delete"
+ACTION_USE = "imagine_use"  # "Use k" of a variant set: one per variant (ids differ within a block)
+ACTION_REROLL_SET = "imagine_reroll_set"
+USE_ACTION_PATTERN = re.compile(rf"^{ACTION_USE}:")
 UPSCALE_ACTION_PATTERN = re.compile(rf"^{ACTION_UPSCALE}:")
 PROMPT_BLOCK, PROMPT_INPUT = "prompt", "text"
 METADATA_LIMIT = 3000  # Slack's cap on a view's private_metadata
 SECTION_LIMIT = 3000  # Slack's cap on a section block's text
 USAGE = (
     "Usage: `/imagine PROMPT [--ar W:H] [--size 2K] [--model NAME] [--style NAME] [--no TERMS] [--search [images]] "
-    "[--think minimal|high] [--thoughts]`, for example `/imagine a red fox in the snow --ar 16:9 --style watercolour`."
+    "[--think minimal|high] [--thoughts]`, for example `/imagine a red fox in the snow --ar 16:9 --style watercolour`. "
+    "`--n 4` makes four to pick from; `/story 4 PROMPT` draws a story panel by panel."
 )
 
 
@@ -77,6 +83,11 @@ class FileRef:
     @property
     def is_image(self) -> bool:
         return self.mimetype.startswith("image/")
+
+    @property
+    def is_video(self) -> bool:
+        """Context for a still on models with video input (checked against the model in the engine)."""
+        return video.by_name(self.name, self.mimetype)
 
 
 def file_ref(obj: dict[str, Any]) -> FileRef:
@@ -155,7 +166,7 @@ _USER_ID = re.compile(r"(?<![\w@])([UW](?=[A-Z0-9]*\d)[A-Z0-9]{4,})\b")  # Slack
 
 def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The blocks on the message that carries the images (and its plain text): what was made, and its buttons."""
-    lines = []
+    lines = [f"*{reply.caption}*"] if reply.caption else []
     if reply.text:
         lines.append(escape(reply.text.strip()))
     lines += [escape(n) for n in reply.notices]
@@ -170,9 +181,19 @@ def result_message(reply: Reply, user_id: str | None) -> tuple[str, list[dict[st
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
     if (sources := grounding_block(reply.grounding)) is not None:
         blocks.append(sources)
-    if reply.turn_id is not None:
+    if len(reply.variants) > 1:
+        blocks.append(variant_buttons(reply.variants))
+    elif reply.turn_id is not None:
         blocks.append(buttons(reply.turn_id, reply.options))
     return text[:39_000], blocks
+
+
+def variant_buttons(variants: tuple[int, ...]) -> dict[str, Any]:
+    """"Use 1" … "Use N" (each names its variant's turn), "Reroll all" and Delete under a variant set."""
+    elements = [_button(f"{ACTION_USE}:{k}", f"Use {k}", str(turn_id)) for k, turn_id in enumerate(variants, 1)]
+    elements.append(_button(ACTION_REROLL_SET, "🔁 Reroll all", str(variants[0])))
+    elements.append(_delete_button(variants[0], "these images"))
+    return {"type": "actions", "block_id": f"imagine_set_{variants[0]}", "elements": elements}
 
 
 def buttons(turn_id: int, options: Options) -> dict[str, Any]:
@@ -184,15 +205,19 @@ def buttons(turn_id: int, options: Options) -> dict[str, Any]:
     ]
     for size in upscale_sizes(options):
         elements.append(_button(f"{ACTION_UPSCALE}:{size}", f"⬆️ Upscale {size}", f"{turn_id}:{size}"))
+    elements.append(_delete_button(turn_id, "this image"))
+    return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
+
+
+def _delete_button(turn_id: int, what: str) -> dict[str, Any]:
     confirm = {
-        "title": {"type": "plain_text", "text": "Delete this image?"},
-        "text": {"type": "plain_text", "text": "The image is removed from the channel; the thread stays."},
+        "title": {"type": "plain_text", "text": f"Delete {what}?"},
+        "text": {"type": "plain_text", "text": "It is removed from the channel; the thread stays."},
         "confirm": {"type": "plain_text", "text": "Delete"},
         "deny": {"type": "plain_text", "text": "Keep"},
         "style": "danger",
     }
-    elements.append(_button(ACTION_DELETE, "🗑️ Delete", str(turn_id), style="danger", confirm=confirm))
-    return {"type": "actions", "block_id": f"imagine_turn_{turn_id}", "elements": elements}
+    return _button(ACTION_DELETE, "🗑️ Delete", str(turn_id), style="danger", confirm=confirm)
 
 
 def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:

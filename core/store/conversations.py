@@ -98,7 +98,7 @@ class Conversations(StoreBase):
             "WITH w AS (SELECT id, request, response, "
             "  SUM(size) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS running, "
             "  ROW_NUMBER() OVER (ORDER BY id DESC) AS n "
-            "  FROM turns WHERE thread_id=:thread AND status='ok' AND id<:before) "
+            "  FROM turns WHERE thread_id=:thread AND status='ok' AND hidden=0 AND id<:before) "
             "SELECT w.id, w.request, w.response, b.hash, b.data FROM w "
             "LEFT JOIN turn_blobs tb ON tb.turn_id=w.id LEFT JOIN blobs b ON b.hash=tb.hash "
             "WHERE w.n<=:turns AND w.running<=:bytes ORDER BY w.id",
@@ -118,8 +118,8 @@ class Conversations(StoreBase):
         """The model of each of the newest completed turns before `before_turn`, oldest first: the window that
         `history` returns is the newest of these turns."""
         rows = await self._rows(
-            "SELECT model FROM (SELECT id, model FROM turns WHERE thread_id=:thread AND status='ok' AND id<:before "
-            "ORDER BY id DESC LIMIT :turns) AS newest ORDER BY id",
+            "SELECT model FROM (SELECT id, model FROM turns WHERE thread_id=:thread AND status='ok' AND hidden=0 "
+            "AND id<:before ORDER BY id DESC LIMIT :turns) AS newest ORDER BY id",
             {"thread": thread_id, "before": before_turn, "turns": max_turns},
         )
         return [row[0] for row in rows]
@@ -127,8 +127,8 @@ class Conversations(StoreBase):
     async def chain_point(self, thread_id: int, before_turn: int) -> tuple[str | None, str] | None:
         """(interaction id, model) of the newest completed turn before `before_turn`: where Gemini's chain ends."""
         row = await self._one(
-            "SELECT interaction_id, model FROM turns WHERE thread_id=:thread AND status='ok' AND id<:before "
-            "ORDER BY id DESC LIMIT 1",
+            "SELECT interaction_id, model FROM turns WHERE thread_id=:thread AND status='ok' AND hidden=0 "
+            "AND id<:before ORDER BY id DESC LIMIT 1",
             {"thread": thread_id, "before": before_turn},
         )
         return (row[0], row[1]) if row else None
@@ -153,7 +153,8 @@ class Conversations(StoreBase):
         row = await self._one(
             "SELECT th.platform, th.space, th.channel, th.thread, t.user_id, t.model, t.aspect_ratio, t.image_size, "
             "th.model, th.aspect_ratio, th.image_size, "
-            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok'), t.controls, th.controls "
+            "(SELECT MAX(id) FROM turns WHERE thread_id=t.thread_id AND status='ok' AND hidden=0), t.controls, "
+            "th.controls "
             "FROM turns t JOIN threads th ON th.id=t.thread_id WHERE t.id=:id",
             {"id": turn_id},
         )

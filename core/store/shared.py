@@ -121,10 +121,10 @@ class SharedState(StoreBase):
                 if refusal is not None:
                     return refusal
                 taken = (await conn.execute(text(
-                    "INSERT INTO reservations (platform, space, user_id, usd, expires_at) VALUES (:p,:s,:u,:usd,:exp) "
-                    "RETURNING id"),
+                    "INSERT INTO reservations (platform, space, user_id, usd, images, expires_at) "
+                    "VALUES (:p,:s,:u,:usd,:images,:exp) RETURNING id"),
                     {"p": hold.platform, "s": hold.space, "u": hold.user_id, "usd": float(hold.usd),
-                     "exp": now + RESERVATION_S})).scalar_one()
+                     "images": hold.images, "exp": now + RESERVATION_S})).scalar_one()
         return int(taken)
 
     async def totals(self, hold: Hold) -> Totals:
@@ -161,7 +161,7 @@ async def _totals(conn: AsyncConnection, hold: Hold, now: float) -> Totals:
     row = (await conn.execute(text(
         "SELECT "
         "(SELECT COALESCE(SUM(images), 0) FROM usage WHERE platform=:p AND user_id=:u AND created_at>=:day)"
-        " + (SELECT COUNT(*) FROM reservations WHERE platform=:p AND user_id=:u AND expires_at>:now), "
+        " + (SELECT COALESCE(SUM(images), 0) FROM reservations WHERE platform=:p AND user_id=:u AND expires_at>:now), "
         "(SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE platform=:p AND space=:s AND expires_at>:now), "
         "(SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=:p AND space=:s AND created_at>=:day), "
         "(SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform=:p AND space=:s AND created_at>=:month)"),
