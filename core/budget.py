@@ -104,16 +104,15 @@ class Accountant:
         return not (limits.user_daily_images is None and limits.space_daily_usd is None
                     and limits.space_monthly_usd is None)
 
-    def _refusal(
-        self, totals: Totals, estimate: float, exempt: bool, now: float, count: int = 1
-    ) -> LimitReached | None:
+    def _refusal(self, totals: Totals, estimate: float, exempt: bool, now: float, count: int) -> LimitReached | None:
         limits = self.limits
-        daily = limits.user_daily_images
-        if daily is not None and not exempt and totals.user_images_today + count > daily:
-            left = max(0, daily - totals.user_images_today)
-            whole = (f"These {count} images need {count} of your daily limit of {daily}; you have {left} left, so none "
-                     "were made. ") if count > 1 else f"You have reached your daily limit of {daily} images. "
-            return LimitReached(whole + _resets(day_start(now) + 86_400, now), reason="user_daily_images")
+        if limits.user_daily_images is not None and not exempt:
+            if totals.user_images_today + count > limits.user_daily_images:
+                left = max(0, limits.user_daily_images - totals.user_images_today)
+                whole = (f"These {count} images need {count} of your daily limit of {limits.user_daily_images}; "
+                         f"you have {left} left, so none were made. ") if count > 1 else (
+                         f"You have reached your daily limit of {limits.user_daily_images} images. ")
+                return LimitReached(whole + _resets(day_start(now) + 86_400, now), reason="user_daily_images")
         if limits.space_daily_usd is not None and totals.space_usd_today + estimate > limits.space_daily_usd + 1e-9:
             return LimitReached(
                 f"This server/workspace has used its daily image budget (${totals.space_usd_today:.2f} of "

@@ -138,9 +138,9 @@ class Engine:
         self._closing = False
         self._interrupting = False
         self._failures: deque[tuple[float, str]] = deque(maxlen=1000)
+        self._pause_read = (-PAUSE_POLL_S, 0.0)  # (when the fleet's "paused until" was read, its value)
         self.tickets = Tickets()
         self._composer = Composer(store, model, self._prepare)
-        self._pause_read = (-PAUSE_POLL_S, 0.0)  # (when the fleet's "paused until" was read, its value)
 
     @property
     def store(self) -> Store:

@@ -15,9 +15,19 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class StoreClosed(RuntimeError):
+    """The store was closed: a task outliving its process must not write (SQLAlchemy would quietly reconnect)."""
+
+
 class StoreBase:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._open_engine: AsyncEngine | None = engine
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        if self._open_engine is None:
+            raise StoreClosed("the store is closed")
+        return self._open_engine
 
     @property
     def dialect(self) -> str:

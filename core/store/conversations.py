@@ -119,8 +119,7 @@ class Conversations(StoreBase):
         `history` returns is the newest of these turns."""
         rows = await self._rows(
             "SELECT model FROM (SELECT id, model FROM turns WHERE thread_id=:thread AND status='ok' AND hidden=0 "
-            "AND id<:before "
-            "ORDER BY id DESC LIMIT :turns) AS newest ORDER BY id",
+            "AND id<:before ORDER BY id DESC LIMIT :turns) AS newest ORDER BY id",
             {"thread": thread_id, "before": before_turn, "turns": max_turns},
         )
         return [row[0] for row in rows]
@@ -129,8 +128,7 @@ class Conversations(StoreBase):
         """(interaction id, model) of the newest completed turn before `before_turn`: where Gemini's chain ends."""
         row = await self._one(
             "SELECT interaction_id, model FROM turns WHERE thread_id=:thread AND status='ok' AND hidden=0 "
-            "AND id<:before "
-            "ORDER BY id DESC LIMIT 1",
+            "AND id<:before ORDER BY id DESC LIMIT 1",
             {"thread": thread_id, "before": before_turn},
         )
         return (row[0], row[1]) if row else None
@@ -174,38 +172,6 @@ class Conversations(StoreBase):
             {"id": turn_id},
         )
         return hydrate(rows[0][0], {r[1]: r[2] for r in rows if r[1] is not None}) if rows else None
-
-    # variant sets ------------------------------------------------------------------------------------
-
-    async def set_variants(self, turn_ids: list[int]) -> None:
-        """These turns are one variant set, hidden from the history until one is shown (`show_variant`)."""
-        await self._run("UPDATE turns SET variant_set=:set, hidden=1 WHERE id=:id",
-                        [{"set": turn_ids[0], "id": turn_id} for turn_id in turn_ids])
-
-    async def variant_set(self, turn_id: int) -> list[tuple[int, str]]:
-        """(turn id, status) of every turn in the set `turn_id` belongs to, in order; empty if it is in none."""
-        rows = await self._rows(
-            "SELECT id, status FROM turns WHERE variant_set=(SELECT variant_set FROM turns WHERE id=:id) ORDER BY id",
-            {"id": turn_id},
-        )
-        return [(row[0], row[1]) for row in rows]
-
-    async def show_variant(self, thread_id: int, since: int, turn_id: int | None) -> bool:
-        """The history holds `turn_id` (None: none) of the variant turns from `since` on, and no other of them.
-
-        False (and nothing changed) when an ordinary turn came after them: the conversation moved on from the set.
-        """
-        async with self._engine.begin() as conn:
-            later = (await conn.execute(text(
-                "SELECT 1 FROM turns WHERE thread_id=:thread AND id>:since AND variant_set IS NULL AND status='ok' "
-                "LIMIT 1"), {"thread": thread_id, "since": since})).first()
-            if later is not None:
-                return False
-            await conn.execute(text(
-                "UPDATE turns SET hidden=CASE WHEN id=:shown THEN 0 ELSE 1 END "  # plain SQL: no bool to int
-                "WHERE thread_id=:thread AND variant_set IS NOT NULL AND id>=:since"),
-                {"shown": turn_id, "thread": thread_id, "since": since})
-        return True
 
     async def record_files(self, turn_id: int, file_ids: list[str]) -> None:
         """The platform's ids of the files a turn's result was uploaded as (Delete removes these, and only these)."""

@@ -71,7 +71,7 @@ class Hold:
     usd: float
     day_start: float
     month_start: float
-    images: int = 1  # a variant set or a story holds all its images at once
+    images: int = 1  # a variant set or a story reserves all its images at once
 
 
 def lock_name(key: ThreadKey) -> str:

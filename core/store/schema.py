@@ -79,6 +79,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (turn_id, file_id)
     );
     """,
+    # 6 (issue 12): a variant set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button
+    # may still name them) but leave the history: the variants not chosen, a set rerolled as a whole.
+    """
+    ALTER TABLE turns ADD COLUMN variant_set INTEGER;
+    ALTER TABLE turns ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX turns_by_variant_set ON turns (variant_set) WHERE variant_set IS NOT NULL;
+    """,
     """
     -- several processes, one state: claims answer an event once, leases run a thread's turns one at a time,
     -- reservations hold budget, shared values carry the fleet's "paused until" after a 429
@@ -88,20 +95,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE reservations (
         id {id},
         platform TEXT NOT NULL, space TEXT NOT NULL, user_id TEXT NOT NULL,
-        usd {real} NOT NULL, expires_at {real} NOT NULL
+        usd {real} NOT NULL, images INTEGER NOT NULL DEFAULT 1, expires_at {real} NOT NULL
     );
     CREATE INDEX reservations_by_space ON reservations (platform, space);
     CREATE TABLE shared_values (name TEXT PRIMARY KEY, value {real} NOT NULL);
     ALTER TABLE turn_files ADD COLUMN position INTEGER NOT NULL DEFAULT 0;  -- upload order (PostgreSQL has no rowid)
-    """,
-    """
-    -- variant sets: a set's turns share `variant_set` (the first one's id); `hidden` turns stay stored (a button may
-    -- still name them) but leave the history: the variants not chosen, a set rerolled as a whole
-    ALTER TABLE turns ADD COLUMN variant_set INTEGER;
-    ALTER TABLE turns ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX turns_by_variant_set ON turns (variant_set) WHERE variant_set IS NOT NULL;
-    -- a reservation holds as many images as its request makes (a set, a story)
-    ALTER TABLE reservations ADD COLUMN images INTEGER NOT NULL DEFAULT 1;
     """,
 )
 

@@ -121,10 +121,10 @@ class SharedState(StoreBase):
                 if refusal is not None:
                     return refusal
                 taken = (await conn.execute(text(
-                    "INSERT INTO reservations (platform, space, user_id, usd, expires_at, images) "
-                    "VALUES (:p,:s,:u,:usd,:exp,:n) RETURNING id"),
+                    "INSERT INTO reservations (platform, space, user_id, usd, images, expires_at) "
+                    "VALUES (:p,:s,:u,:usd,:images,:exp) RETURNING id"),
                     {"p": hold.platform, "s": hold.space, "u": hold.user_id, "usd": float(hold.usd),
-                     "exp": now + RESERVATION_S, "n": hold.images})).scalar_one()
+                     "images": hold.images, "exp": now + RESERVATION_S})).scalar_one()
         return int(taken)
 
     async def totals(self, hold: Hold) -> Totals:

@@ -17,12 +17,13 @@ from core.store.database import database_url, describe, make_engine
 from core.store.defaults import Defaults
 from core.store.shared import SharedState
 from core.store.usage import UsageLedger
+from core.store.variants import Variants
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
 
 
-class Store(Conversations, UsageLedger, Defaults, SharedState):
+class Store(Conversations, Variants, UsageLedger, Defaults, SharedState):
     def __init__(self, engine: AsyncEngine, url: URL) -> None:
         super().__init__(engine)
         self.url = url
@@ -54,7 +55,9 @@ class Store(Conversations, UsageLedger, Defaults, SharedState):
             return await schema.migrate(conn)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        engine, self._open_engine = self._open_engine, None
+        if engine is not None:
+            await engine.dispose()
 
     async def schema_version(self) -> int:
         async with self._engine.begin() as conn:
