@@ -8,7 +8,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from core.model import GeminiConfig
+from core.discovery import discover
+from core.lineup import Lineup
+from core.model import GeminiConfig, GeminiModel
 from tests.emulators.gemini import GeminiEmulator
 
 T = TypeVar("T")
@@ -56,3 +58,12 @@ def history_images(wire) -> list[bytes]:
     """The pictures the model made earlier that a request re-sends: its history's (or Gemini's chain's) images."""
     return [part["inline_data"]["data"] for content in wire.contents[:-1] if content["role"] == "model"
             for part in content["parts"] if "inline_data" in part]
+
+
+async def discovered(emulator: GeminiEmulator, default: str) -> Lineup:
+    """What discovery makes of the emulator's models.list, as `bot/app.py` does at start-up."""
+    lister = GeminiModel(gemini_config(emulator))
+    try:
+        return await discover(lister, default)
+    finally:
+        await lister.aclose()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.discovery import discover
-from core.model import GeminiModel
 from tests.emulators.discord import FLAG_EPHEMERAL, DiscordEmulator
 from tests.emulators.gemini import GeminiEmulator
 from tests.scenarios.discord.harness import Bot
-from tests.support import gemini_config, until
+from tests.support import discovered, until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
@@ -19,11 +17,7 @@ async def test_models_lists_what_the_key_offers_privately_id_first(
 ) -> None:
     gemini.offered = ["gemini-3-pro-image", "gemini-nano-banana-2.1"]  # this key has no Lite and no 2.5
     engine = await discord_bot.start(model="gemini-nano-banana-2.1")
-    lister = GeminiModel(gemini_config(gemini))
-    try:
-        engine.lineup = await discover(lister, "gemini-nano-banana-2.1")  # as bot/app.py does at start-up
-    finally:
-        await lister.aclose()
+    engine.lineup = await discovered(gemini, "gemini-nano-banana-2.1")  # as bot/app.py does at start-up
     asked = await discord_emu.invoke_slash("models")
     await until(lambda: asked.followup_message_ids, what="the /models answer")
     answer = discord_emu.messages[asked.followup_message_ids[0]]

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 
 from adapters.slack.app import SlackBot
-from core.discovery import discover
 from core.engine import Engine
-from core.model import GeminiModel
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
-from tests.support import gemini_config, until
+from tests.support import discovered, until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.timeout(30)]
 
@@ -19,11 +17,7 @@ async def test_models_answers_privately_with_what_the_key_offers(
     slack_emu: SlackEmulator, slack_bot: SlackBot, gemini: GeminiEmulator, engine: Engine
 ) -> None:
     gemini.offered = ["gemini-3.1-flash-lite-image", "gemini-3-pro-image"]  # no Nano Banana 2.1 for this key
-    lister = GeminiModel(gemini_config(gemini))
-    try:
-        engine.lineup = await discover(lister, "flash")  # as bot/app.py does at start-up
-    finally:
-        await lister.aclose()
+    engine.lineup = await discovered(gemini, "flash")  # as bot/app.py does at start-up
     asked = await slack_emu.send_slash_command("/models")
     assert asked.status == 200 and asked.body == "" and asked.elapsed < 3  # acked at once, answered after
     [answer] = await until(lambda: slack_emu.hook_posts, what="the /models answer")
