@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.scenario, pytest.mark.timeout(60)]
 async def test_the_restart_tells_each_interrupted_user_where_it_said_it_was_working(
     discord_bot: Bot, discord_emu: DiscordEmulator, gemini
 ) -> None:
-    await discord_bot.start(max_concurrency=1)
+    engine = await discord_bot.start(max_concurrency=1)
     thread_id = (await imagine(discord_emu, {"prompt": "a garden"}))["id"]
     gemini.hold()
     said = await discord_emu.send_message(thread_id, discord_emu.user, "make it night")
@@ -23,6 +23,8 @@ async def test_the_restart_tells_each_interrupted_user_where_it_said_it_was_work
     rec = await discord_emu.invoke_slash("imagine", {"prompt": "a lighthouse"})  # waits behind it: deferred
     await until(lambda: rec.original_message_id, timeout=10, what="the deferred reply")
     placeholder = rec.original_message_id
+    # stored as pending and waiting in the queue (not still on its way there) before the process goes away
+    await until(lambda: engine.queue.waiting == 1, timeout=10, what="the /imagine waiting behind the thread turn")
     await discord_bot.stop()  # the process goes away: no reply was posted, both turns stay pending
     gemini.release()
 
