@@ -21,9 +21,7 @@ from typing import Any, TextIO
 from core import grounding, video
 from core.engine import Engine
 from core.events import (
-    BadInput,
     ChangeSetting,
-    Failure,
     Forget,
     ImageInput,
     ListModels,
@@ -41,6 +39,7 @@ from core.events import (
     UseVariant,
     Workflow,
 )
+from core.failures import BadInput, Failure
 from core.flags import parse_request, story_panels
 from core.images import MAX_INPUT_BYTES, check_declared
 from core.turns import extension

@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from core.events import BadInput
+from core.failures import BadInput
 from core.images import MAX_INPUT_BYTES, too_large
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

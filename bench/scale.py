@@ -23,7 +23,8 @@ from pathlib import Path
 from bench.run import ROOT, emulator
 from core.budget import Accountant, Limits
 from core.costs import Prices
-from core.engine import RAW_BUDGET, Engine, EngineConfig
+from core.engine import Engine, EngineConfig
+from core.engine_config import RAW_BUDGET
 from core.events import Options, StartThread, ThreadKey, User
 from core.model import GeminiConfig, GeminiModel
 from core.observe import Observer

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from core.catalogue import DEFAULT_MODEL
 from core.costs import parse_overrides
-from core.events import UnsupportedOption
+from core.failures import UnsupportedOption
 from core.options import resolve_model
 from core.store import DatabaseUrlError, database_url
 

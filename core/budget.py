@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.costs import Prices
-from core.events import LimitReached, ThreadKey, User
+from core.events import ThreadKey, User
+from core.failures import LimitReached
 from core.store import Hold, Store, Totals
 
 

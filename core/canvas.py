@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from core.events import SIDES, BadInput, Extend
+from core.events import SIDES, Extend
+from core.failures import BadInput
 from core.images import load_rgb
 
 FILL = (128, 128, 128)  # the new area: flat mid-grey, named in the instruction so Gemini knows what to fill

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from core.events import UnsupportedOption
+from core.failures import UnsupportedOption
 
 GA, DEPRECATED, RESTRICTED, RETIRED = "GA", "deprecated", "restricted", "retired"
 FAMILIES = ("flash", "pro", "lite")

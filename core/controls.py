@@ -8,16 +8,8 @@ from dataclasses import dataclass, replace
 
 from core import defaults, styles
 from core.defaults import Defaults
-from core.events import (
-    ChangeSetting,
-    Forbidden,
-    NotFound,
-    Options,
-    Reply,
-    ShowThoughts,
-    ThreadKey,
-    UnsupportedOption,
-)
+from core.events import ChangeSetting, Options, Reply, ShowThoughts, ThreadKey
+from core.failures import Forbidden, NotFound, UnsupportedOption
 from core.generation import thought_parts
 from core.lineup import Lineup
 from core.policy import Policy

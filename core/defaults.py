@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from core.catalogue import ModelInfo
-from core.events import Options, UnsupportedOption
+from core.events import Options
+from core.failures import UnsupportedOption
 from core.options import parse_flags
 
 KEYS = ("model", "ar", "size", "style", "no", "think", "search", "guidance")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from core import catalogue
-from core.events import Failure
+from core.failures import Failure
 from core.generation import ImageModel, ListedModel
 from core.lineup import Lineup
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from core import canvas
 from core.canvas import Canvas
-from core.events import BadInput, ImageInput, UnsupportedOption, Workflow
+from core.events import ImageInput, Workflow
+from core.failures import BadInput, UnsupportedOption
 
 LATEST = "the latest picture in this conversation"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from core.events import SIDES, Extend, Options, UnsupportedOption, Workflow
+from core.events import SIDES, Extend, Options, Workflow
+from core.failures import UnsupportedOption
 from core.options import parse_flags
 
 MAX_VARIANTS = 4

@@ -88,3 +88,12 @@ class ImageModel(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+def content_size(content: Content) -> int:
+    """Bytes of a Content: its inline data, and the text of every other part."""
+    size = 0
+    for part in content.get("parts") or ():
+        inline = part.get("inline_data")
+        size += len(inline["data"]) if inline and isinstance(inline.get("data"), bytes) else len(str(part))
+    return size

@@ -12,7 +12,7 @@ import logging
 from PIL import Image, ImageOps
 
 from core import bigpng
-from core.events import BadInput
+from core.failures import BadInput
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from google.genai import _interactions as gi_errors
 from google.genai import errors as genai_errors
 
-from core.events import Blocked, NoImage, OutputImage
+from core.events import OutputImage
+from core.failures import Blocked, NoImage
 from core.generation import Content, GenerateRequest
 from core.reasons import BLOCKING, explain  # the one table of reasons, shared with generateContent
 

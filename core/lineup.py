@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 from core import catalogue
 from core.catalogue import RETIRED_NAMES, ModelInfo
-from core.events import Options, UnsupportedOption
+from core.events import Options
+from core.failures import UnsupportedOption
 
 log = logging.getLogger(__name__)
 

@@ -20,17 +20,8 @@ from google.genai import types
 
 from core import interactions
 from core.catalogue import capabilities
-from core.events import (
-    AuthFailed,
-    BadInput,
-    Blocked,
-    Failure,
-    ModelGone,
-    ModelUnavailable,
-    NoImage,
-    OutputImage,
-    QuotaExhausted,
-)
+from core.events import OutputImage
+from core.failures import AuthFailed, BadInput, Blocked, Failure, ModelGone, ModelUnavailable, NoImage, QuotaExhausted
 from core.generation import GenerateRequest, Generation, ListedModel, thought_parts
 from core.grounding import from_interaction, from_metadata
 from core.reasons import BLOCKING, explain

@@ -10,7 +10,8 @@ from dataclasses import replace
 
 from core import catalogue, styles
 from core.catalogue import ModelInfo
-from core.events import Options, UnsupportedOption
+from core.events import Options
+from core.failures import UnsupportedOption
 from core.lineup import Lineup, normalise_size
 
 ModelSpec = ModelInfo

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core.events import Busy, Cancelled
+from core.failures import Busy, Cancelled
 
 Notify = Callable[[int], None]
 

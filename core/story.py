@@ -6,18 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.events import (
-    BadInput,
-    Cancelled,
-    Failure,
-    Options,
-    PartCallback,
-    Progress,
-    ProgressCallback,
-    Reply,
-    StartStory,
-    Workflow,
-)
+from core.events import Options, PartCallback, Progress, ProgressCallback, Reply, StartStory, Workflow
+from core.failures import BadInput, Cancelled, Failure
 from core.flags import story_panels
 from core.runner import Composed, Request, Runner
 from core.turns import owner

@@ -8,7 +8,7 @@ Gemini has no negative-prompt parameter, so `--no` becomes an explicit instructi
 
 from __future__ import annotations
 
-from core.events import UnsupportedOption
+from core.failures import UnsupportedOption
 
 STYLES: dict[str, str] = {
     "photo": "a photorealistic photograph, shot on a full-frame camera with an 85mm lens, natural soft light, "

@@ -6,17 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from core.events import (
-    EditImages,
-    Failure,
-    ImageInput,
-    NextTurn,
-    Options,
-    StartThread,
-    ThreadKey,
-    User,
-    Workflow,
-)
+from core.events import EditImages, ImageInput, NextTurn, Options, StartThread, ThreadKey, User, Workflow
+from core.failures import Failure
 from core.options import dimensions, resolve_model
 
 UPSCALES = ("2K", "4K")  # what an Upscale button offers, where the model renders it and it is larger

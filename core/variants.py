@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from core.events import BadInput, Failure, Forbidden, NotFound, Reply, RerollSet, User, UseVariant
+from core.events import Reply, RerollSet, User, UseVariant
+from core.failures import BadInput, Failure, Forbidden, NotFound
 from core.runner import Composed, Request, Runner
 from core.store import ThreadRecord
 from core.turns import owner

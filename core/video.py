@@ -7,7 +7,7 @@ refers to it by URI). Nothing here decodes a video.
 from __future__ import annotations
 
 from core.catalogue import MODELS, RETIRED, ModelInfo
-from core.events import UnsupportedOption
+from core.failures import UnsupportedOption
 
 MiB = 1024 * 1024
 MAX_VIDEO_BYTES = 100 * MiB  # what the bot downloads at most; Gemini's Files API takes far more

@@ -24,6 +24,7 @@ from adapters.discord.io import (
     reported,
     user_of,
 )
+from adapters.discord.placement import Placement
 from adapters.discord.sources import grounding_embeds
 from adapters.discord.translate import (
     PLATFORM,
@@ -35,32 +36,28 @@ from adapters.discord.translate import (
     refine_modal_id,
     thoughts_text,
     thread_key,
-    thread_name,
     warning,
 )
 from adapters.discord.views import PromptModal, modal_value, result_view, retry_view, send_modal
 from core.engine import Engine
 from core.events import (
-    BadInput,
     Event,
-    Failure,
     ImageInput,
     Options,
     Reroll,
     RerollSet,
     ShowThoughts,
     StartThread,
-    ThreadKey,
     User,
     UseVariant,
     Workflow,
 )
+from core.failures import BadInput, Failure
 from core.flags import parse_request
 from core.turns import Withdrawal, extension, next_event
 
 log = logging.getLogger(__name__)
 
-Destination = tuple[discord.abc.Messageable, discord.Message | None]  # where to post, and what to reply to
 
 
 class InteractionFlows:
@@ -68,6 +65,7 @@ class InteractionFlows:
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        self.places = Placement(ctx)
 
     @property
     def engine(self) -> Engine:
@@ -290,23 +288,13 @@ class InteractionFlows:
             target = await channel.fetch_message(message_id)
         except discord.HTTPException as error:
             raise BadInput(explain_http(error, "read that message")) from error
-        key = await self._edit_key(channel, target)
+        key = await self.places.edit_key(channel, target)
         stored = await self.engine.has_thread(key)
         attachments = image_attachments(target)
         await self.ctx.admit(attachments, next_event(key, user, text, (), flags, stored=stored, workflow=workflow))
         inputs = await self.ctx.downloader.fetch_all(attachments)
         event = next_event(key, user, text, inputs, flags, stored=stored, workflow=workflow)
         await self._run_and_post(interaction, event, target, open_on=target)
-
-    async def _edit_key(self, channel: discord.abc.Messageable, target: discord.Message) -> ThreadKey:
-        guild_id = target.guild.id if target.guild else None
-        if isinstance(channel, discord.TextChannel):
-            return thread_key(guild_id, channel.id, target.id)  # the target's own thread
-        if isinstance(channel, discord.Thread) and channel.parent_id:
-            key = thread_key(guild_id, channel.parent_id, channel.id)
-            if await self.engine.has_thread(key):
-                return key  # an image inside a bot thread: the thread's next turn
-        return thread_key(guild_id, target.channel.id, target.id)  # a reply chain rooted at the target
 
     # Running a request whose answer goes into the conversation ---------------------------------------------
 
@@ -323,7 +311,7 @@ class InteractionFlows:
             await interaction.edit_original_response(content=text, view=retry_view(reply))
             return
         try:
-            channel, reference = await self._destination(reply.key, anchor, open_on, reply.prompt)
+            channel, reference = await self.places.destination(reply.key, anchor, open_on, reply.prompt)
             posted = await post_result(channel, reply, interaction.user.id, interaction.filesize_limit, reference)
         except discord.HTTPException as error:
             await interaction.edit_original_response(content=warning(explain_http(error, "post the image")), view=None)
@@ -332,71 +320,5 @@ class InteractionFlows:
             await interaction.edit_original_response(content=failure_text(problem), view=None)
             return
         if isinstance(channel, discord.TextChannel):
-            await self._rehome(reply.key, posted, reply.prompt)
+            await self.places.rehome(reply.key, posted, reply.prompt)
         await interaction.edit_original_response(content=f"✅ Posted: {posted.jump_url}", view=None)
-
-    async def _rehome(self, key: ThreadKey, posted: discord.Message, prompt: str) -> None:
-        """A result that had to go to the channel itself (its thread's starter message is gone, as after a failed
-        /imagine whose placeholder was removed) gets a thread of its own, and the conversation moves there."""
-        thread = await self._open(posted.channel, posted, prompt)  # type: ignore[arg-type]
-        if thread is not None:
-            guild_id = posted.guild.id if posted.guild else None
-            await self.engine.move_thread(key, thread_key(guild_id, posted.channel.id, thread.id))
-
-    async def _destination(
-        self, key: ThreadKey, anchor: discord.Message | None, open_on: discord.Message | None, prompt: str
-    ) -> Destination:
-        """The conversation's Discord thread when it has one (opened on `open_on` if need be); else the chain.
-
-        A Try again under a failed first turn opens the thread where that turn would have: see `_starter`. An
-        ephemeral anchor (a failure only its requester saw) is never replied to: Discord cannot reference one.
-        """
-        private = anchor is not None and anchor.flags.ephemeral
-        parent = self.ctx.client.get_channel(int(key.channel))
-        if isinstance(parent, discord.TextChannel):
-            thread = await self._thread(parent, int(key.thread))
-            if thread is None and open_on is not None and open_on.id == int(key.thread):
-                thread = await parent.create_thread(name=thread_name(prompt), message=open_on)
-            elif thread is None and (starter := await self._starter(parent, key, anchor)) is not None:
-                thread = await self._open(parent, starter, prompt)
-            if thread is not None:
-                in_thread = anchor is not None and not private and anchor.channel.id == thread.id
-                return thread, anchor if in_thread else None
-        if anchor is not None:
-            return anchor.channel, None if private else anchor
-        if isinstance(parent, discord.abc.Messageable):
-            return parent, None
-        raise BadInput("I cannot find where this conversation lives any more. Start a new one with /imagine.")
-
-    async def _starter(
-        self, parent: discord.TextChannel, key: ThreadKey, anchor: discord.Message | None
-    ) -> discord.Message | None:
-        """The message a thread-less conversation is named after, when its thread belongs there: the pressed
-        message itself (a mention's answer that failed in place), or, behind an ephemeral failure, the message
-        fetched (the picture an *Edit image* was for). A failed /imagine's placeholder is gone: None."""
-        if anchor is None:
-            return None
-        if not anchor.flags.ephemeral:
-            return anchor if anchor.id == int(key.thread) else None
-        try:
-            return await parent.fetch_message(int(key.thread))
-        except discord.HTTPException:
-            return None
-
-    async def _open(self, parent: discord.TextChannel, starter: discord.Message, prompt: str) -> discord.Thread | None:
-        """A thread on `starter`; when Discord refuses, the answer goes to the reply chain instead of being lost."""
-        try:
-            return await parent.create_thread(name=thread_name(prompt), message=starter)
-        except discord.HTTPException as error:
-            log.warning("no thread on message %s: %s", starter.id, explain_http(error, "open a thread"))
-            return None
-
-    async def _thread(self, parent: discord.TextChannel, thread_id: int) -> discord.Thread | None:
-        thread = parent.guild.get_thread(thread_id)
-        if thread is not None:
-            return thread
-        try:  # archived threads are not cached
-            fetched = await self.ctx.client.fetch_channel(thread_id)
-        except discord.HTTPException:
-            return None
-        return fetched if isinstance(fetched, discord.Thread) else None

@@ -27,7 +27,8 @@ from adapters.discord.translate import (
 from adapters.discord.views import cancel_view, result_view
 from adapters.http import fetch
 from core import video
-from core.events import BadInput, ImageInput, Progress, Reply, User
+from core.events import ImageInput, Progress, Reply, User
+from core.failures import BadInput
 from core.images import ACCEPTED, MAX_INPUT_BYTES, fit, sniff
 from core.turns import upload_name
 

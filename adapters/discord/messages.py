@@ -35,7 +35,8 @@ from adapters.discord.translate import (
     warning,
 )
 from adapters.discord.views import result_view, retry_view
-from core.events import BadInput, Cancelled, Failure, Reply, ThreadKey, User
+from core.events import Reply, ThreadKey, User
+from core.failures import BadInput, Cancelled, Failure
 from core.flags import parse_request
 from core.turns import next_event
 

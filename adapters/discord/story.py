@@ -13,7 +13,8 @@ from adapters.discord.context import FlowContext
 from adapters.discord.io import InteractionStatus, explain_http, post_result, user_of
 from adapters.discord.translate import escape, failure_text, shorten, thread_key, thread_name, warning
 from adapters.discord.views import cancel_view, retry_view
-from core.events import BadInput, Progress, Reply, StartStory
+from core.events import Progress, Reply, StartStory
+from core.failures import BadInput
 from core.flags import parse_request, story_panels
 
 log = logging.getLogger(__name__)

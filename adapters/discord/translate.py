@@ -10,20 +10,8 @@ from urllib.parse import urlsplit
 
 from adapters.http import same_origin
 from core import video
-from core.events import (
-    BadInput,
-    Blocked,
-    Busy,
-    Cancelled,
-    Failure,
-    Forbidden,
-    LimitReached,
-    Options,
-    Progress,
-    Reply,
-    ThreadKey,
-    UnsupportedOption,
-)
+from core.events import Options, Progress, Reply, ThreadKey
+from core.failures import BadInput, Blocked, Busy, Cancelled, Failure, Forbidden, LimitReached, UnsupportedOption
 from core.images import MAX_INPUT_BYTES, check_declared
 from core.options import MODELS, resolve_model
 from core.turns import size_rank, upscale_sizes

@@ -47,10 +47,8 @@ from adapters.slack.translate import (
 )
 from core.engine import Engine
 from core.events import (
-    Busy,
     ChangeSetting,
     Event,
-    Failure,
     ImageInput,
     ListModels,
     ListStyles,
@@ -60,9 +58,9 @@ from core.events import (
     StartStory,
     StartThread,
     ThreadKey,
-    UnsupportedOption,
     User,
 )
+from core.failures import Busy, Failure, UnsupportedOption
 from core.flags import parse_request, story_panels
 from core.turns import next_event
 

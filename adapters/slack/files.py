@@ -11,7 +11,8 @@ import aiohttp
 from adapters.http import clean_url, fetch, host_of, unparseable
 from adapters.slack.translate import FileRef, looks_like_html, token_allowed
 from core import video
-from core.events import BadInput, Forbidden, ImageInput
+from core.events import ImageInput
+from core.failures import BadInput, Forbidden
 from core.images import MAX_INPUT_BYTES, check_declared, sniff
 
 log = logging.getLogger(__name__)

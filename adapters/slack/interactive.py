@@ -33,7 +33,8 @@ from adapters.slack.translate import (
     prompt_modal,
     thread_key,
 )
-from core.events import Options, Reroll, RerollSet, UnsupportedOption, User, UseVariant, Workflow
+from core.events import Options, Reroll, RerollSet, User, UseVariant, Workflow
+from core.failures import UnsupportedOption
 from core.flags import parse_request
 from core.turns import TurnInfo, Withdrawal, next_event
 

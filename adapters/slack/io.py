@@ -28,7 +28,8 @@ from adapters.slack.translate import (
     result_message,
 )
 from core.engine import Engine
-from core.events import Cancelled, Event, Failure, Forbidden, ImageInput, Reply
+from core.events import Event, ImageInput, Reply
+from core.failures import Cancelled, Failure, Forbidden
 from core.inflight import InFlight
 from core.turns import extension, upload_name
 

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from adapters.http import same_origin
 from adapters.slack.sources import grounding_block
 from core import video
-from core.events import Failure, Options, Reply, ThreadKey
+from core.events import Options, Reply, ThreadKey
+from core.failures import Failure
 from core.turns import upscale_sizes
 
 PLATFORM = "slack"

@@ -20,7 +20,7 @@ from typing import TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.events import Busy
+from core.failures import Busy
 from core.store.base import STORE_ERRORS, StoreBase
 from core.store.records import Hold, Totals
 

@@ -31,7 +31,8 @@ from adapters.discord.translate import (
     upload_limit,
 )
 from adapters.discord.views import modal_value
-from core.events import BadInput, Blocked, Options, ThreadKey
+from core.events import Options, ThreadKey
+from core.failures import BadInput, Blocked
 from core.options import MODELS
 from core.turns import upload_name, upscale_sizes
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from adapters.http import fetch, same_origin
-from core.events import BadInput
+from core.failures import BadInput
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.slack.files import Downloader
 from adapters.slack.translate import file_ref
-from core.events import BadInput, Forbidden
+from core.failures import BadInput, Forbidden
 from tests import pictures
 from tests.emulators.slack import ForeignHost, SlackEmulator
 

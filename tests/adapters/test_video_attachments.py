@@ -6,7 +6,7 @@ from adapters.discord.translate import AttachmentInfo, check_attachment
 from adapters.slack.files import Downloader
 from adapters.slack.translate import FileRef
 from core import video
-from core.events import BadInput
+from core.failures import BadInput
 
 CDN = "https://cdn.discordapp.com/attachments/1/2/clip.mp4"
 

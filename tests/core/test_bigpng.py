@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core import bigpng, images
-from core.events import BadInput
+from core.failures import BadInput
 from tests import corpus, pictures
 
 

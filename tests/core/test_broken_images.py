@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core import images
-from core.events import BadInput
+from core.failures import BadInput
 from core.pixels import PixelBudget
 from tests import corpus, pictures
 

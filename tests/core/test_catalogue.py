@@ -5,7 +5,7 @@ import pytest
 from core import catalogue
 from core.catalogue import DEFAULT_MODEL, GA, MODELS, RETIRED_NAMES
 from core.costs import DEFAULT_PRICES, Prices, parse_overrides
-from core.events import UnsupportedOption
+from core.failures import UnsupportedOption
 from core.lineup import Lineup
 from core.options import resolve_model
 

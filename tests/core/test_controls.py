@@ -10,7 +10,6 @@ from core.engine import Engine, EngineConfig
 from core.events import (
     ChangeSetting,
     EditImages,
-    Forbidden,
     ImageInput,
     ListStyles,
     NextTurn,
@@ -20,9 +19,9 @@ from core.events import (
     ShowThoughts,
     StartThread,
     ThreadKey,
-    UnsupportedOption,
     User,
 )
+from core.failures import Forbidden, UnsupportedOption
 from core.grounding import GOOGLE_SEARCH
 from core.options import parse_flags
 from tests import pictures

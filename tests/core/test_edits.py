@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from core import canvas, edits
-from core.events import BadInput, EditImages, Extend, ImageInput, NextTurn, StartThread, User, Workflow
+from core.events import EditImages, Extend, ImageInput, NextTurn, StartThread, User, Workflow
+from core.failures import BadInput
 from core.flags import parse_extend
 from core.options import dimensions
 from tests import pictures

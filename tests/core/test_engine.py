@@ -5,20 +5,8 @@ import asyncio
 import pytest
 
 from core.engine import Engine, EngineConfig
-from core.events import (
-    Blocked,
-    EditImages,
-    Forget,
-    ImageInput,
-    NextTurn,
-    NotFound,
-    Options,
-    Reroll,
-    StartThread,
-    ThreadKey,
-    UnsupportedOption,
-    User,
-)
+from core.events import EditImages, Forget, ImageInput, NextTurn, Options, Reroll, StartThread, ThreadKey, User
+from core.failures import Blocked, NotFound, UnsupportedOption
 from core.model import GeminiModel
 from tests import pictures
 from tests.emulators.gemini import Block, TextOnly

@@ -5,7 +5,8 @@ import asyncio
 
 from core.budget import Limits
 from core.engine import EngineConfig
-from core.events import BadInput, ImageInput, LimitReached, NextTurn, StartThread, ThreadKey, User
+from core.events import ImageInput, NextTurn, StartThread, ThreadKey, User
+from core.failures import BadInput, LimitReached
 from tests import corpus, pictures
 from tests.core.test_limits import make_engine
 

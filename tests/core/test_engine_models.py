@@ -6,18 +6,8 @@ from core.catalogue import MODELS
 from core.costs import Prices
 from core.discovery import discover
 from core.engine import Engine, EngineConfig
-from core.events import (
-    BadInput,
-    ListModels,
-    ModelGone,
-    ModelRetired,
-    NextTurn,
-    Options,
-    Reroll,
-    StartThread,
-    ThreadKey,
-    User,
-)
+from core.events import ListModels, NextTurn, Options, Reroll, StartThread, ThreadKey, User
+from core.failures import BadInput, ModelGone, ModelRetired
 from core.generation import GenerateRequest
 from tests.emulators.gemini import Status
 

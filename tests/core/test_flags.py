@@ -2,7 +2,8 @@
 
 import pytest
 
-from core.events import Extend, Options, UnsupportedOption, Workflow
+from core.events import Extend, Options, Workflow
+from core.failures import UnsupportedOption
 from core.flags import parse_extend, parse_request, story_panels
 
 

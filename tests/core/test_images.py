@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from core import images
-from core.events import BadInput
+from core.failures import BadInput
 from tests import pictures
 
 BIG = 10 * 2**20

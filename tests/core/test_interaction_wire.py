@@ -6,7 +6,7 @@ import pytest
 from google.genai import interactions as gi
 
 from bot.offline_interactions import input_contents
-from core.events import Blocked, NoImage
+from core.failures import Blocked, NoImage
 from core.interactions import create_args, read_interaction, to_steps
 
 PNG = b"\x89PNG\r\n\x1a\nfake"

@@ -8,7 +8,8 @@ import pytest
 from core.budget import Accountant, Limits
 from core.costs import DEFAULT_PRICES, Prices, parse_overrides
 from core.engine import Engine, EngineConfig
-from core.events import Forbidden, Interrupted, LimitReached, NextTurn, ShowUsage, StartThread, ThreadKey, User
+from core.events import NextTurn, ShowUsage, StartThread, ThreadKey, User
+from core.failures import Forbidden, Interrupted, LimitReached
 from core.policy import Policy
 from core.store import Store
 from tests.emulators.gemini import Status

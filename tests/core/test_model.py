@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from core.events import AuthFailed, BadInput, Blocked, ModelUnavailable, NoImage, NotFound, QuotaExhausted
+from core.failures import AuthFailed, BadInput, Blocked, ModelUnavailable, NoImage, NotFound, QuotaExhausted
 from core.generation import GenerateRequest
 from core.model import GeminiModel
 from tests.emulators.gemini import Block, Finish, Status, TextOnly

@@ -2,7 +2,8 @@
 
 import pytest
 
-from core.events import Options, UnsupportedOption
+from core.events import Options
+from core.failures import UnsupportedOption
 from core.options import MODELS, check, check_inputs, dimensions, parse_flags, resolve_model
 
 FLASH, FLASH31, PRO = "gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image"

@@ -4,7 +4,7 @@ import pytest
 
 from bot.offline import THOUGHT_TOKENS
 from core.catalogue import MODELS
-from core.events import Failure
+from core.failures import Failure
 from core.generation import GenerateRequest
 from core.model import GeminiModel
 from tests.emulators.gemini import Block, Finish, Status, TextOnly

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from core.events import Busy, Cancelled, Options, Progress, StartThread, ThreadKey, User
+from core.events import Options, Progress, StartThread, ThreadKey, User
+from core.failures import Busy, Cancelled
 from core.queue import FairQueue
 from tests.support import until
 

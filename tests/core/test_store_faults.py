@@ -6,7 +6,8 @@ import asyncio
 import sqlite3
 
 from core.engine import Engine, EngineConfig
-from core.events import StartThread, StoreUnavailable, ThreadKey, User
+from core.events import StartThread, ThreadKey, User
+from core.failures import StoreUnavailable
 from core.store import Store
 from tests.support import until
 

@@ -8,7 +8,8 @@ import time
 import aiosqlite
 import pytest
 
-from core.events import Busy, Options, ThreadKey
+from core.events import Options, ThreadKey
+from core.failures import Busy
 from core.store import MIGRATIONS, Hold, Store, Totals, Usage
 from core.store import shared as shared_module
 from core.store.copy import copy_store

@@ -5,7 +5,8 @@ import asyncio
 import pytest
 
 from core.budget import Limits
-from core.events import LimitReached, NextTurn, Progress, Reroll, StartStory, UnsupportedOption, User
+from core.events import NextTurn, Progress, Reroll, StartStory, User
+from core.failures import LimitReached, UnsupportedOption
 from core.turns import Withdrawal
 from tests.core.test_limits import key, make_engine
 from tests.emulators.gemini import Block

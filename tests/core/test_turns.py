@@ -9,7 +9,8 @@ import pytest
 
 import core.store
 from core.engine import Engine, EngineConfig
-from core.events import Cancelled, EditImages, ImageInput, NextTurn, Options, StartThread, ThreadKey, User
+from core.events import EditImages, ImageInput, NextTurn, Options, StartThread, ThreadKey, User
+from core.failures import Cancelled
 from core.policy import Policy
 from core.turns import (
     TurnInfo,

@@ -7,17 +7,8 @@ import itertools
 import pytest
 
 from core.budget import Limits
-from core.events import (
-    LimitReached,
-    NextTurn,
-    Options,
-    RerollSet,
-    StartStory,
-    StartThread,
-    User,
-    UseVariant,
-    Workflow,
-)
+from core.events import NextTurn, Options, RerollSet, StartStory, StartThread, User, UseVariant, Workflow
+from core.failures import LimitReached
 from core.runner import Tickets
 from tests import pictures
 from tests.core.test_limits import FLASH, key, make_engine

@@ -5,7 +5,8 @@ import pytest
 
 from bot.offline_files import file_uris
 from core import video
-from core.events import EditImages, ImageInput, NextTurn, Options, UnsupportedOption, User
+from core.events import EditImages, ImageInput, NextTurn, Options, User
+from core.failures import UnsupportedOption
 from tests.core.test_limits import key, make_engine
 
 ALICE = User("alice")
